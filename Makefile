@@ -1,0 +1,45 @@
+# Two commands for people: `make run` and `make test`. The rest are steps they depend on.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+INDEX := var/definitions/r4-index.json
+export EHR_PORT ?= 8000
+
+.PHONY: run test serve venv definitions migrate demo lint bench ci clean
+
+run: $(STAMP) $(INDEX) migrate demo
+	$(BIN)/ehr serve
+
+venv: $(STAMP)
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+definitions: $(INDEX)
+$(INDEX): $(STAMP) src/ehr/fhir/definitions/build.py
+	$(BIN)/python -m ehr.fhir.definitions.build
+
+migrate: $(STAMP) $(INDEX)
+	$(BIN)/ehr migrate
+
+# Demo data is loaded once, on the first start of a new database.
+demo: migrate
+	@if [ ! -f var/.demo-loaded ]; then \
+		$(BIN)/ehr demo-data --patients 60 --seed 1 && touch var/.demo-loaded; \
+	fi
+
+test: $(STAMP) $(INDEX)
+	$(BIN)/python -m pytest -n 2 -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+bench: $(STAMP) $(INDEX)
+	$(BIN)/python bench/run_all.py
+
+clean:
+	rm -rf var/ehr.sqlite3* var/.demo-loaded

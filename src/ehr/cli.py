@@ -1,0 +1,112 @@
+"""The ``ehr`` command: serve, migrate, import, export, demo data."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+
+def _django() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ehr.settings")
+    import django
+
+    django.setup()
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    _django()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=1 if args.verbose else 0, interactive=False)
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from granian import Granian
+    from granian.constants import Interfaces
+
+    host = args.host
+    port = int(args.port or os.environ.get("EHR_PORT", "8000"))
+    print(f"EHR serving on http://{host}:{port}/", flush=True)
+    print(f"  FHIR API:            http://{host}:{port}/fhir", flush=True)
+    print(f"  CapabilityStatement: http://{host}:{port}/fhir/metadata", flush=True)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ehr.settings")
+    Granian(
+        "ehr.wsgi:application",
+        address=host,
+        port=port,
+        interface=Interfaces.WSGI,
+        workers=args.workers,
+        blocking_threads=args.threads,
+        backpressure=args.threads,
+        log_access=False,
+    ).serve()
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    _django()
+    from ehr.fhir.operations.bulk_import import import_paths
+
+    return import_paths([Path(p) for p in args.paths], progress=not args.quiet)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    _django()
+    from ehr.fhir.operations.bulk_export import export_ndjson
+
+    counts = export_ndjson(Path(args.dir), types=args.type or None)
+    for rtype, n in sorted(counts.items()):
+        print(f"{rtype}.ndjson  {n}")
+    print(f"exported {sum(counts.values())} resources to {args.dir}")
+    return 0
+
+
+def cmd_demo_data(args: argparse.Namespace) -> int:
+    _django()
+    from ehr.fhir.operations.bulk_import import load_bundles
+    from ehr.demo.generator import generate
+
+    bundles = generate(args.patients, args.seed)
+    return load_bundles(bundles, label=f"demo data ({args.patients} patients)", progress=not args.quiet)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="ehr", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("serve", help="serve the web app and FHIR API (granian)")
+    p.add_argument("--host", default=os.environ.get("EHR_HOST", "127.0.0.1"))
+    p.add_argument("--port", default=None, help="default $EHR_PORT or 8000")
+    p.add_argument("--workers", type=int, default=int(os.environ.get("EHR_WORKERS", "2")))
+    p.add_argument("--threads", type=int, default=int(os.environ.get("EHR_THREADS", "8")))
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("migrate", help="create or upgrade the database schema")
+    p.add_argument("-v", "--verbose", action="store_true")
+    p.set_defaults(func=cmd_migrate)
+
+    p = sub.add_parser("import", help="import FHIR Bundles, NDJSON files or folders of them")
+    p.add_argument("paths", nargs="+")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser("export", help="export current resources as NDJSON, one file per type")
+    p.add_argument("dir")
+    p.add_argument("--type", action="append", help="only this resource type (repeatable)")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("demo-data", help="generate and load synthetic patients")
+    p.add_argument("--patients", type=int, default=60)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.set_defaults(func=cmd_demo_data)
+
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

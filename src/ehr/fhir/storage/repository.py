@@ -1,0 +1,368 @@
+"""The repository: create, read, update, patch, delete and history of FHIR resources.
+
+Every write stores the new current row, its version row and its index rows in the caller's
+transaction (``atomic``), so a failure stores nothing. Reads return the stored JSON text as is.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import orjson
+
+from ehr.fhir import definitions
+from ehr.fhir.errors import Conflict, FhirError, Gone, NotFound, PreconditionFailed
+from ehr.fhir.search.extract import hash64, patient_compartments, token_rows
+from ehr.fhir.storage.db import atomic, lock_key, raw_cursor, sql
+
+ID_RE = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """One version of a resource as the store holds it."""
+
+    resource_type: str
+    id: str
+    version: int
+    updated_us: int
+    deleted: bool
+    content: str | None  # JSON text, None for a deletion
+
+    @property
+    def last_updated(self) -> str:
+        return format_instant(self.updated_us)
+
+    @property
+    def etag(self) -> str:
+        return f'W/"{self.version}"'
+
+    def resource(self) -> dict:
+        if self.content is None:
+            raise Gone(f"{self.resource_type}/{self.id} is deleted")
+        return orjson.loads(self.content)
+
+
+def format_instant(updated_us: int) -> str:
+    dt = datetime.fromtimestamp(updated_us / 1_000_000, tz=UTC)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+
+
+_last_ms = 0
+
+
+def _now_us() -> int:
+    """Current time in whole milliseconds (expressed in µs), strictly increasing per process."""
+    global _last_ms
+    ms = time.time_ns() // 1_000_000
+    if ms <= _last_ms:
+        ms = _last_ms + 1
+    _last_ms = ms
+    return ms * 1000
+
+
+def check_type(resource_type: str) -> None:
+    if not definitions.is_resource_type(resource_type):
+        raise NotFound(f"Unknown resource type '{resource_type}'")
+
+
+def check_id(resource_id: str) -> None:
+    if not ID_RE.match(resource_id):
+        raise FhirError(
+            f"Invalid resource id '{resource_id}': 1-64 characters of A-Z, a-z, 0-9, '-' and '.'",
+            expression="id",
+        )
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+_READ = "SELECT version_id, updated_us, deleted, content FROM fhir_resource WHERE resource_type = ? AND fhir_id = ?"
+
+
+def read(resource_type: str, resource_id: str) -> Stored:
+    """Current version; raises NotFound, or Gone for a deleted resource."""
+    cur = raw_cursor()
+    cur.execute(sql(_READ), (resource_type, resource_id))
+    row = cur.fetchone()
+    if row is None:
+        check_type(resource_type)
+        raise NotFound(f"{resource_type}/{resource_id} not found")
+    stored = Stored(resource_type, resource_id, row[0], row[1], bool(row[2]), row[3])
+    if stored.deleted:
+        raise Gone(f"{resource_type}/{resource_id} was deleted", status=410)
+    return stored
+
+
+def read_any(resource_type: str, resource_id: str) -> Stored | None:
+    """Current version including deletions (for conditional logic), or None."""
+    cur = raw_cursor()
+    cur.execute(sql(_READ), (resource_type, resource_id))
+    row = cur.fetchone()
+    if row is None:
+        return None
+    return Stored(resource_type, resource_id, row[0], row[1], bool(row[2]), row[3])
+
+
+def vread(resource_type: str, resource_id: str, version: int) -> Stored:
+    cur = raw_cursor()
+    cur.execute(
+        sql(
+            "SELECT v.version_id, v.updated_us, v.deleted, v.content FROM fhir_resource_version v "
+            "JOIN fhir_resource r ON r.id = v.resource_id "
+            "WHERE r.resource_type = ? AND r.fhir_id = ? AND v.version_id = ?"
+        ),
+        (resource_type, resource_id, version),
+    )
+    row = cur.fetchone()
+    if row is None:
+        check_type(resource_type)
+        raise NotFound(f"{resource_type}/{resource_id}/_history/{version} not found")
+    stored = Stored(resource_type, resource_id, row[0], row[1], bool(row[2]), row[3])
+    if stored.deleted:
+        raise Gone(f"{resource_type}/{resource_id}/_history/{version} is a deletion")
+    return stored
+
+
+def _prepare(resource: dict, resource_type: str, resource_id: str, version: int, now_us: int) -> str:
+    resource["resourceType"] = resource_type
+    resource["id"] = resource_id
+    meta = resource.get("meta")
+    if not isinstance(meta, dict):
+        meta = {}
+    meta["versionId"] = str(version)
+    meta["lastUpdated"] = format_instant(now_us)
+    # Keep ``resourceType`` and ``id`` first and ``meta`` next, as the specification prints them.
+    ordered = {"resourceType": resource_type, "id": resource_id, "meta": meta}
+    for key, value in resource.items():
+        if key not in ordered:
+            ordered[key] = value
+    resource.clear()
+    resource.update(ordered)
+    return orjson.dumps(resource).decode()
+
+
+def _check_body(resource: object, resource_type: str | None = None) -> str:
+    if not isinstance(resource, dict):
+        raise FhirError("The body must be a JSON object holding one FHIR resource")
+    rtype = resource.get("resourceType")
+    if not isinstance(rtype, str):
+        raise FhirError("The resource has no resourceType", expression="resourceType")
+    if resource_type is not None and rtype != resource_type:
+        raise FhirError(
+            f"resourceType '{rtype}' does not match the URL's type '{resource_type}'",
+            expression="resourceType",
+        )
+    if not definitions.is_resource_type(rtype):
+        raise FhirError(f"Unknown resource type '{rtype}'", expression="resourceType")
+    return rtype
+
+
+def _write(
+    resource_type: str,
+    resource_id: str,
+    resource: dict,
+    existing: Stored | None,
+    existing_pk: int | None,
+    method: str,
+) -> Stored:
+    cur = raw_cursor()
+    version = (existing.version + 1) if existing else 1
+    now_us = _now_us()
+    if existing is not None and now_us <= existing.updated_us:
+        now_us = existing.updated_us + 1000
+    content = _prepare(resource, resource_type, resource_id, version, now_us)
+    patients = patient_compartments(resource_type, resource)
+    patient_key = patients[0] if patients else None
+    if existing_pk is None:
+        cur.execute(
+            sql(
+                "INSERT INTO fhir_resource (resource_type, fhir_id, version_id, updated_us, "
+                "deleted, patient_key, content) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id"
+            ),
+            (resource_type, resource_id, version, now_us, False, patient_key, content),
+        )
+        pk = cur.fetchone()[0]
+    else:
+        pk = existing_pk
+        cur.execute(
+            sql(
+                "UPDATE fhir_resource SET version_id = ?, updated_us = ?, deleted = ?, "
+                "patient_key = ?, content = ? WHERE id = ?"
+            ),
+            (version, now_us, False, patient_key, content, pk),
+        )
+        _clear_index(cur, pk)
+    cur.execute(
+        sql(
+            "INSERT INTO fhir_resource_version (resource_id, resource_type, fhir_id, version_id, "
+            "updated_us, method, deleted, content) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+        ),
+        (pk, resource_type, resource_id, version, now_us, method, False, content),
+    )
+    tokens = token_rows(resource_type, resource)
+    if tokens:
+        cur.executemany(
+            sql(
+                "INSERT INTO fhir_token (resource_id, resource_type, param, hash_value, "
+                "hash_sys_value, system, code) VALUES (?, ?, ?, ?, ?, ?, ?)"
+            ),
+            [(pk, resource_type, *t) for t in tokens],
+        )
+    if patients:
+        cur.executemany(
+            sql(
+                "INSERT INTO fhir_compartment (resource_id, compartment_type, compartment_id) "
+                "VALUES (?, ?, ?)"
+            ),
+            [(pk, "Patient", p) for p in patients],
+        )
+    return Stored(resource_type, resource_id, version, now_us, False, content)
+
+
+def _clear_index(cur, pk: int) -> None:
+    cur.execute(sql("DELETE FROM fhir_token WHERE resource_id = ?"), (pk,))
+    cur.execute(sql("DELETE FROM fhir_compartment WHERE resource_id = ?"), (pk,))
+
+
+def _existing_for_update(resource_type: str, resource_id: str) -> tuple[Stored | None, int | None]:
+    cur = raw_cursor()
+    lock_key(hash64("resource", resource_type, resource_id))
+    cur.execute(
+        sql(
+            "SELECT id, version_id, updated_us, deleted, content FROM fhir_resource "
+            "WHERE resource_type = ? AND fhir_id = ?"
+        ),
+        (resource_type, resource_id),
+    )
+    row = cur.fetchone()
+    if row is None:
+        return None, None
+    return Stored(resource_type, resource_id, row[1], row[2], bool(row[3]), row[4]), row[0]
+
+
+def create(resource: dict, *, resource_id: str | None = None) -> Stored:
+    """Create with a server-assigned id (or the given one, for transaction placeholders)."""
+    rtype = _check_body(resource)
+    rid = resource_id or new_id()
+    with atomic():
+        return _write(rtype, rid, resource, None, None, "POST")
+
+
+def update(
+    resource_type: str, resource_id: str, resource: dict, *, if_match: int | None = None
+) -> tuple[Stored, bool]:
+    """Update, or create with the client's id. Returns ``(stored, created)``."""
+    _check_body(resource, resource_type)
+    check_id(resource_id)
+    body_id = resource.get("id")
+    if body_id is not None and body_id != resource_id:
+        raise FhirError(
+            f"The resource id '{body_id}' does not match the URL's id '{resource_id}'",
+            expression="id",
+        )
+    if body_id is None:
+        raise FhirError("An update must carry the resource's id in the body", expression="id")
+    with atomic():
+        existing, pk = _existing_for_update(resource_type, resource_id)
+        if if_match is not None:
+            current = existing.version if existing is not None and not existing.deleted else None
+            if current != if_match:
+                raise PreconditionFailed(
+                    f"Version conflict: If-Match asks for version {if_match}, "
+                    f"current version is {current if current is not None else 'none'}"
+                )
+        stored = _write(resource_type, resource_id, resource, existing, pk, "PUT")
+        return stored, existing is None or existing.deleted
+
+
+def delete(resource_type: str, resource_id: str) -> Stored | None:
+    """Logical delete: a new version marked deleted. Returns None if nothing was there."""
+    check_type(resource_type)
+    with atomic():
+        existing, pk = _existing_for_update(resource_type, resource_id)
+        if existing is None or existing.deleted:
+            return None
+        cur = raw_cursor()
+        version = existing.version + 1
+        now_us = max(_now_us(), existing.updated_us + 1000)
+        cur.execute(
+            sql(
+                "UPDATE fhir_resource SET version_id = ?, updated_us = ?, deleted = ?, "
+                "patient_key = NULL, content = NULL WHERE id = ?"
+            ),
+            (version, now_us, True, pk),
+        )
+        _clear_index(cur, pk)
+        cur.execute(
+            sql(
+                "INSERT INTO fhir_resource_version (resource_id, resource_type, fhir_id, "
+                "version_id, updated_us, method, deleted, content) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+            ),
+            (pk, resource_type, resource_id, version, now_us, "DELETE", True, None),
+        )
+        return Stored(resource_type, resource_id, version, now_us, True, None)
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    key: int
+    stored: Stored
+    method: str
+
+
+def history(
+    resource_type: str | None = None,
+    resource_id: str | None = None,
+    *,
+    since_us: int | None = None,
+    at_most_us: int | None = None,
+    before_key: int | None = None,
+    count: int = 50,
+) -> list[HistoryEntry]:
+    """Versions newest first. ``before_key`` pages stably (keys only grow)."""
+    where, args = [], []
+    if resource_type is not None and resource_id is None:
+        where.append("v.resource_type = ?")
+        args.append(resource_type)
+    if resource_id is not None:
+        where.append(
+            "v.resource_id = (SELECT id FROM fhir_resource WHERE resource_type = ? AND fhir_id = ?)"
+        )
+        args.extend([resource_type, resource_id])
+    if since_us is not None:
+        where.append("v.updated_us >= ?")
+        args.append(since_us)
+    if at_most_us is not None:
+        where.append("v.updated_us <= ?")
+        args.append(at_most_us)
+    if before_key is not None:
+        where.append("v.id < ?")
+        args.append(before_key)
+    clause = (" WHERE " + " AND ".join(where)) if where else ""
+    cur = raw_cursor()
+    cur.execute(
+        sql(
+            "SELECT v.id, v.resource_type, v.fhir_id, v.version_id, v.updated_us, v.deleted, "
+            f"v.content, v.method FROM fhir_resource_version v{clause} ORDER BY v.id DESC LIMIT ?"
+        ),
+        (*args, count),
+    )
+    return [
+        HistoryEntry(r[0], Stored(r[1], r[2], r[3], r[4], bool(r[5]), r[6]), r[7])
+        for r in cur.fetchall()
+    ]
+
+
+def exists(resource_type: str, resource_id: str) -> bool:
+    stored = read_any(resource_type, resource_id)
+    return stored is not None and not stored.deleted
+
+
+class ConflictError(Conflict):
+    pass
