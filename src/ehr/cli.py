@@ -66,11 +66,13 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_demo_data(args: argparse.Namespace) -> int:
     _django()
-    from ehr.fhir.operations.bulk_import import load_bundles
     from ehr.demo.generator import generate
+    from ehr.fhir.operations.bulk_import import load_bundles
 
     bundles = generate(args.patients, args.seed)
-    return load_bundles(bundles, label=f"demo data ({args.patients} patients)", progress=not args.quiet)
+    return load_bundles(
+        bundles, label=f"demo data ({args.patients} patients)", progress=not args.quiet
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

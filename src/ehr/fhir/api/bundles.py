@@ -17,7 +17,6 @@ from urllib.parse import parse_qsl, urlsplit
 import orjson
 
 from ehr.fhir.api import interactions as ix
-from ehr.fhir.api import outcome as oo
 from ehr.fhir.api.http import FhirRequest, FhirResponse
 from ehr.fhir.errors import FhirError, MultipleMatches, NotFound, PreconditionFailed
 from ehr.fhir.search import basic as search
@@ -94,7 +93,8 @@ def _entries(bundle: dict) -> list[Entry]:
         url = request.get("url")
         if method not in ORDER:
             raise FhirError(
-                f"{where}.request.method '{method}' is not one of GET, HEAD, POST, PUT, PATCH, DELETE",
+                f"{where}.request.method '{method}' is not one of "
+                "GET, HEAD, POST, PUT, PATCH, DELETE",
                 expression=f"{where}.request.method",
             )
         if not isinstance(url, str) or not url:

@@ -27,7 +27,11 @@ def _resources() -> list[dict]:
     for rtype in sorted(definitions.resource_types()):
         params = definitions.search_params(rtype)
         search = [
-            {"name": "_id", "type": "token", "definition": "http://hl7.org/fhir/SearchParameter/Resource-id"}
+            {
+                "name": "_id",
+                "type": "token",
+                "definition": "http://hl7.org/fhir/SearchParameter/Resource-id",
+            }
         ]
         for name in INDEXED_TOKEN_PARAMS:
             sp = params.get(name)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from email.utils import formatdate
 from urllib.parse import parse_qsl
 
-import orjson
+from ehr.fhir import jsonio
 
 FHIR_JSON = "application/fhir+json; charset=utf-8"
 
@@ -51,8 +51,10 @@ class FhirResponse:
     resource: dict | None = None  # parsed body when a handler built it (Bundle entries reuse it)
 
     @classmethod
-    def json(cls, status: int, resource: dict, headers: dict[str, str] | None = None) -> FhirResponse:
-        return cls(status, orjson.dumps(resource), headers or {}, resource)
+    def json(
+        cls, status: int, resource: dict, headers: dict[str, str] | None = None
+    ) -> FhirResponse:
+        return cls(status, jsonio.dumps(resource), headers or {}, resource)
 
 
 def http_date(updated_us: int) -> str:

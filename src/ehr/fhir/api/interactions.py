@@ -10,7 +10,7 @@ from urllib.parse import parse_qsl, urlencode
 import jsonpatch
 import orjson
 
-from ehr.fhir import definitions
+from ehr.fhir import definitions, jsonio
 from ehr.fhir.api import outcome as oo
 from ehr.fhir.api.http import FhirRequest, FhirResponse, http_date
 from ehr.fhir.api.subsetting import check_summary, elements, summarize
@@ -29,7 +29,12 @@ from ehr.fhir.storage.repository import Stored
 
 log = logging.getLogger(__name__)
 
-JSON_TYPES = ("application/fhir+json", "application/json", "application/json-patch+json", "text/json")
+JSON_TYPES = (
+    "application/fhir+json",
+    "application/json",
+    "application/json-patch+json",
+    "text/json",
+)
 
 
 # ---------------------------------------------------------------------------- entry point
@@ -128,11 +133,11 @@ def _only(method: str, allowed: str) -> None:
 # ---------------------------------------------------------------------------- shaping answers
 
 
-def _json(status: int, resource: dict, req: FhirRequest, headers: dict | None = None) -> FhirResponse:
+def _json(
+    status: int, resource: dict, req: FhirRequest, headers: dict | None = None
+) -> FhirResponse:
     if _pretty(req):
-        return FhirResponse(
-            status, orjson.dumps(resource, option=orjson.OPT_INDENT_2), headers or {}, resource
-        )
+        return FhirResponse(status, jsonio.dumps(resource, pretty=True), headers or {}, resource)
     return FhirResponse.json(status, resource, headers)
 
 
@@ -198,8 +203,8 @@ def parse_body(req: FhirRequest) -> object:
     if not req.body:
         raise FhirError("The request has no body")
     try:
-        return orjson.loads(req.body)
-    except orjson.JSONDecodeError as exc:
+        return jsonio.loads(req.body)
+    except jsonio.JSONDecodeError as exc:
         raise FhirError(f"Malformed JSON: {exc}") from None
 
 
@@ -255,7 +260,8 @@ def create(req: FhirRequest, rtype: str, body: object | None = None) -> FhirResp
     resource = parse_body(req) if body is None else body
     if isinstance(resource, dict) and resource.get("resourceType") != rtype:
         raise FhirError(
-            f"resourceType '{resource.get('resourceType')}' does not match the URL's type '{rtype}'",
+            f"resourceType '{resource.get('resourceType')}' does not match "
+            f"the URL's type '{rtype}'",
             expression="resourceType",
         )
     condition = req.header("if-none-exist")
@@ -300,8 +306,7 @@ def conditional_update(req: FhirRequest, rtype: str, body: object | None = None)
             body_id = resource.get("id")
             if body_id is not None and body_id != matches[0]:
                 raise FhirError(
-                    f"The body's id '{body_id}' differs from the matching resource "
-                    f"'{matches[0]}'",
+                    f"The body's id '{body_id}' differs from the matching resource '{matches[0]}'",
                     expression="id",
                 )
             resource["id"] = matches[0]
@@ -401,7 +406,9 @@ def search_type(req: FhirRequest, rtype: str, params: list[tuple[str, str]]) -> 
     base_params = [(k, v) for k, v in params if k not in ("_offset",)]
     links = [_link(req, "self", rtype, params)]
     if q.offset + len(rows) < total and q.count:
-        links.append(_link(req, "next", rtype, [*base_params, ("_offset", str(q.offset + q.count))]))
+        links.append(
+            _link(req, "next", rtype, [*base_params, ("_offset", str(q.offset + q.count))])
+        )
     if q.offset > 0:
         prev = max(0, q.offset - q.count)
         links.append(_link(req, "previous", rtype, [*base_params, ("_offset", str(prev))]))
@@ -415,14 +422,20 @@ def search_type(req: FhirRequest, rtype: str, params: list[tuple[str, str]]) -> 
                 if summary
                 else elements(res, req.param("_elements").split(","))
             )
-            entries.append({"fullUrl": f"{req.base_url}/{rtype}/{stored.id}", "resource": res, **entry})
+            entries.append(
+                {"fullUrl": f"{req.base_url}/{rtype}/{stored.id}", "resource": res, **entry}
+            )
         else:
             entries.append(_bundle_entry(req, stored, entry))
     if q.unsupported:
         warning = oo.outcome(
             *[
-                oo.issue("warning", "not-supported", f"Search parameter '{n}' is not supported "
-                         "and was ignored", n)
+                oo.issue(
+                    "warning",
+                    "not-supported",
+                    f"Search parameter '{n}' is not supported and was ignored",
+                    n,
+                )
                 for n in q.unsupported
             ]
         )

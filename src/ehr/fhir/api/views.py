@@ -35,7 +35,9 @@ def fhir_endpoint(request: HttpRequest, rest: str | None = None) -> HttpResponse
         length = 0
     if length > settings.EHR_MAX_BODY:
         resp = error_response(
-            FhirError(f"The body is larger than the limit of {settings.EHR_MAX_BODY} bytes", status=413)
+            FhirError(
+                f"The body is larger than the limit of {settings.EHR_MAX_BODY} bytes", status=413
+            )
         )
         return _to_django(resp, request.method)
     headers = {}

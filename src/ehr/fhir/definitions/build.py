@@ -24,7 +24,8 @@ PACKAGE = "hl7.fhir.r4.examples"
 VERSION = "4.0.1"
 # Integrity published by the npm registry for this exact version (sha512, base64).
 INTEGRITY = (
-    "sha512-DXBdIZOeQaSKIgCU7w6HOC7sw/6BzylmipLkBW4f//pT+Bc94x+8LImwTdvaNThPJoOzpBzvxAzNqjeu3X/zLw=="
+    "sha512-DXBdIZOeQaSKIgCU7w6HOC7sw/6BzylmipLkBW4f//"
+    "pT+Bc94x+8LImwTdvaNThPJoOzpBzvxAzNqjeu3X/zLw=="
 )
 INDEX_FORMAT = 1
 

@@ -16,7 +16,10 @@ def export_ndjson(folder: Path, types: list[str] | None = None) -> dict[str, int
         where += " AND resource_type IN (" + ",".join("?" * len(types)) + ")"
         args.extend(types)
     cur.execute(
-        sql(f"SELECT resource_type, content FROM fhir_resource WHERE {where} ORDER BY resource_type, id"),
+        sql(
+            "SELECT resource_type, content FROM fhir_resource "
+            f"WHERE {where} ORDER BY resource_type, id"
+        ),
         args,
     )
     counts: dict[str, int] = {}

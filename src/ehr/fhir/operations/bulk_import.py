@@ -14,6 +14,7 @@ from pathlib import Path
 import orjson
 from tqdm import tqdm
 
+from ehr.fhir import jsonio
 from ehr.fhir.api.bundles import Entry, run_batch, run_transaction
 from ehr.fhir.api.http import FhirRequest
 from ehr.fhir.errors import FhirError
@@ -57,7 +58,7 @@ def load_bundle(bundle: dict) -> int:
         else:
             for i, result in enumerate(run_batch(entries, _request())):
                 status = result["response"]["status"]
-                if not status[:1] in ("2", "3"):
+                if status[:1] not in ("2", "3"):
                     outcome = result["response"].get("outcome")
                     detail = orjson.loads(bytes(outcome.contents)) if outcome else {}
                     msg = (detail.get("issue") or [{}])[0].get("diagnostics", status)
@@ -92,8 +93,8 @@ def _ndjson_chunks(path: Path) -> Iterator[tuple[int, list[dict]]]:
             if not line.strip():
                 continue
             try:
-                chunk.append(orjson.loads(line))
-            except orjson.JSONDecodeError as exc:
+                chunk.append(jsonio.loads(line))
+            except jsonio.JSONDecodeError as exc:
                 raise ImportFailure(f"{path}:{lineno}", f"malformed JSON: {exc}") from None
             if len(chunk) >= NDJSON_CHUNK:
                 yield first, chunk
@@ -138,8 +139,8 @@ def import_paths(paths: list[Path], *, progress: bool = True) -> int:
                         written += len(chunk)
                 else:
                     try:
-                        data = orjson.loads(path.read_bytes())
-                    except orjson.JSONDecodeError as exc:
+                        data = jsonio.loads(path.read_bytes())
+                    except jsonio.JSONDecodeError as exc:
                         raise ImportFailure(str(path), f"malformed JSON: {exc}") from None
                     if not isinstance(data, dict):
                         raise ImportFailure(str(path), "not a FHIR resource or Bundle")

@@ -28,7 +28,9 @@ def raw_cursor() -> Any:
 def sql(statement: str) -> str:
     """Statements are written with ``?`` placeholders; PostgreSQL (psycopg) wants ``%s``."""
     if connection.vendor == "postgresql":
-        return _PG_CACHE.get(statement) or _PG_CACHE.setdefault(statement, statement.replace("?", "%s"))
+        return _PG_CACHE.get(statement) or _PG_CACHE.setdefault(
+            statement, statement.replace("?", "%s")
+        )
     return statement
 
 

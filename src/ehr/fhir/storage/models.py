@@ -31,7 +31,9 @@ class Resource(models.Model):
     class Meta:
         db_table = "fhir_resource"
         constraints = [
-            models.UniqueConstraint(fields=["resource_type", "fhir_id"], name="fhir_resource_type_id")
+            models.UniqueConstraint(
+                fields=["resource_type", "fhir_id"], name="fhir_resource_type_id"
+            )
         ]
         indexes = [
             models.Index(fields=["resource_type", "updated_us"], name="fhir_resource_type_upd"),
@@ -70,7 +72,9 @@ class Compartment(models.Model):
     class Meta:
         db_table = "fhir_compartment"
         indexes = [
-            models.Index(fields=["compartment_type", "compartment_id"], name="fhir_compartment_key"),
+            models.Index(
+                fields=["compartment_type", "compartment_id"], name="fhir_compartment_key"
+            ),
             models.Index(fields=["resource"], name="fhir_compartment_res"),
         ]
 

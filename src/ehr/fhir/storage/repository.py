@@ -12,9 +12,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import orjson
-
-from ehr.fhir import definitions
+from ehr.fhir import definitions, jsonio
 from ehr.fhir.errors import Conflict, FhirError, Gone, NotFound, PreconditionFailed
 from ehr.fhir.search.extract import hash64, patient_compartments, token_rows
 from ehr.fhir.storage.db import atomic, lock_key, raw_cursor, sql
@@ -44,7 +42,7 @@ class Stored:
     def resource(self) -> dict:
         if self.content is None:
             raise Gone(f"{self.resource_type}/{self.id} is deleted")
-        return orjson.loads(self.content)
+        return jsonio.loads(self.content)
 
 
 def format_instant(updated_us: int) -> str:
@@ -82,7 +80,10 @@ def new_id() -> str:
     return str(uuid.uuid4())
 
 
-_READ = "SELECT version_id, updated_us, deleted, content FROM fhir_resource WHERE resource_type = ? AND fhir_id = ?"
+_READ = (
+    "SELECT version_id, updated_us, deleted, content FROM fhir_resource "
+    "WHERE resource_type = ? AND fhir_id = ?"
+)
 
 
 def read(resource_type: str, resource_id: str) -> Stored:
@@ -129,7 +130,9 @@ def vread(resource_type: str, resource_id: str, version: int) -> Stored:
     return stored
 
 
-def _prepare(resource: dict, resource_type: str, resource_id: str, version: int, now_us: int) -> str:
+def _prepare(
+    resource: dict, resource_type: str, resource_id: str, version: int, now_us: int
+) -> str:
     resource["resourceType"] = resource_type
     resource["id"] = resource_id
     meta = resource.get("meta")
@@ -144,7 +147,7 @@ def _prepare(resource: dict, resource_type: str, resource_id: str, version: int,
             ordered[key] = value
     resource.clear()
     resource.update(ordered)
-    return orjson.dumps(resource).decode()
+    return jsonio.dumps(resource).decode()
 
 
 def _check_body(resource: object, resource_type: str | None = None) -> str:

@@ -1,0 +1,73 @@
+"""Shared fixtures: a FHIR client over Django's test client, and corpus locations."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS = ROOT.parent / "shared" / "corpus"
+SYNTHEA = CORPUS / "fhir" / "synthea"
+US_CORE = CORPUS / "fhir" / "us-core-examples"
+
+
+@dataclass
+class Answer:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> dict:
+        return json.loads(self.body)
+
+
+class Fhir:
+    """Calls the FHIR API in-process through the full Django request path."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def __call__(self, method: str, path: str, body=None, headers=None, content_type=None):
+        data = b""
+        if body is not None:
+            data = body if isinstance(body, bytes | str) else json.dumps(body)
+            content_type = content_type or "application/fhir+json"
+        resp = self.client.generic(
+            method,
+            "/fhir/" + path.lstrip("/") if path else "/fhir",
+            data=data,
+            content_type=content_type or "application/fhir+json",
+            headers=headers or {},
+        )
+        return Answer(resp.status_code, {k.lower(): v for k, v in resp.items()}, resp.content)
+
+    def get(self, path, **kw):
+        return self("GET", path, **kw)
+
+    def post(self, path, body, **kw):
+        return self("POST", path, body, **kw)
+
+    def put(self, path, body, **kw):
+        return self("PUT", path, body, **kw)
+
+    def delete(self, path, **kw):
+        return self("DELETE", path, **kw)
+
+
+@pytest.fixture
+def fhir(client, db) -> Fhir:
+    return Fhir(client)
+
+
+def row_counts() -> dict[str, int]:
+    from django.db import connection
+
+    out = {}
+    with connection.cursor() as cur:
+        for table in ("fhir_resource", "fhir_resource_version", "fhir_token", "fhir_compartment"):
+            cur.execute(f"SELECT COUNT(*) FROM {table}")
+            out[table] = cur.fetchone()[0]
+    return out
