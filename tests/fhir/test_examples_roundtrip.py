@@ -63,6 +63,6 @@ def _decimal_tokens(raw: bytes) -> set[bytes]:
     import re
 
     # Decimals that stand as JSON values (after a colon or in an array), not inside strings.
-    return set(re.findall(rb'(?<=[:\[,] )-?\d+\.\d+(?=\s*[,}\]\n])', raw)) | set(
-        re.findall(rb'(?<=[:\[,])-?\d+\.\d+(?=\s*[,}\]\n])', raw)
+    return set(re.findall(rb"(?<=[:\[,] )-?\d+\.\d+(?=\s*[,}\]\n])", raw)) | set(
+        re.findall(rb"(?<=[:\[,])-?\d+\.\d+(?=\s*[,}\]\n])", raw)
     )

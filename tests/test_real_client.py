@@ -1,0 +1,70 @@
+"""A newcomer's session: the real server process and a real FHIR client library (fhirpy)."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from fhirpy import SyncFHIRClient
+
+from tests.live import ehr, fresh_database, running_server
+
+pytestmark = pytest.mark.live
+
+
+@pytest.fixture(scope="module")
+def base_url(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("server")
+    with fresh_database(tmp) as url:
+        ehr(url, "migrate")
+        with running_server(url) as base:
+            yield base
+
+
+def test_create_read_update_search_delete_history_with_fhirpy(base_url):
+    client = SyncFHIRClient(base_url)
+    patient = client.resource(
+        "Patient",
+        identifier=[{"system": "http://clinic.example/mrn", "value": "MRN-77"}],
+        name=[{"family": "Haddad", "given": ["Sami"]}],
+        gender="male",
+        birthDate="1970-05-01",
+    )
+    patient.save()
+    assert patient.id and patient["meta"]["versionId"] == "1"
+
+    fetched = client.reference("Patient", patient.id).to_resource()
+    assert fetched["name"][0]["family"] == "Haddad"
+
+    fetched["gender"] = "other"
+    fetched.save()
+    assert fetched["meta"]["versionId"] == "2"
+
+    found = (
+        client.resources("Patient").search(identifier="http://clinic.example/mrn|MRN-77").fetch()
+    )
+    assert [p.id for p in found] == [patient.id]
+    assert found[0]["gender"] == "other"
+
+    fetched.delete()
+    gone = httpx.get(f"{base_url}/Patient/{patient.id}")
+    assert gone.status_code == 410
+    history = httpx.get(f"{base_url}/Patient/{patient.id}/_history").json()
+    assert [e["request"]["method"] for e in history["entry"]] == ["DELETE", "PUT", "POST"]
+
+
+def test_metadata_and_http_headers(base_url):
+    meta = httpx.get(f"{base_url}/metadata")
+    assert meta.status_code == 200
+    assert meta.headers["content-type"].startswith("application/fhir+json")
+    created = httpx.post(
+        f"{base_url}/Patient",
+        content=b'{"resourceType":"Patient","active":true}',
+        headers={"Content-Type": "application/fhir+json"},
+    )
+    assert created.status_code == 201
+    assert created.headers["etag"] == 'W/"1"'
+    assert created.headers["location"].startswith(f"{base_url}/Patient/")
+    read = httpx.get(
+        created.headers["location"].split("/_history")[0], headers={"If-None-Match": 'W/"1"'}
+    )
+    assert read.status_code == 304
