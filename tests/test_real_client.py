@@ -68,3 +68,34 @@ def test_metadata_and_http_headers(base_url):
         created.headers["location"].split("/_history")[0], headers={"If-None-Match": 'W/"1"'}
     )
     assert read.status_code == 304
+
+
+def test_concurrent_writes_commit_together_and_failures_stay_apart(base_url):
+    """Many clients writing at once: every success is stored, no failure leaks into others."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    tag = "conc-" + str(id(base_url))
+
+    def work(i: int) -> tuple[int, int]:
+        with httpx.Client() as http:
+            good = http.post(
+                f"{base_url}/Patient",
+                json={"resourceType": "Patient", "identifier": [{"system": tag, "value": str(i)}]},
+                headers={"Content-Type": "application/fhir+json"},
+            )
+            bad = http.put(
+                f"{base_url}/Patient/conc-{i}",
+                json={"resourceType": "Patient", "id": "someone-else"},
+                headers={"Content-Type": "application/fhir+json"},
+            )
+            return good.status_code, bad.status_code
+
+    with ThreadPoolExecutor(16) as pool:
+        results = list(pool.map(work, range(200)))
+    assert all(r == (201, 400) for r in results)
+    found = httpx.get(f"{base_url}/Patient", params={"identifier": f"{tag}|7"}).json()
+    assert found["total"] == 1
+    for i in (0, 99, 199):
+        assert httpx.get(f"{base_url}/Patient/conc-{i}").status_code == 404
+    everything = httpx.get(f"{base_url}/Patient", params={"_count": 0}).json()
+    assert everything["total"] >= 200

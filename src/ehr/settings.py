@@ -50,7 +50,7 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "timeout": 30,
         "init_command": (
-            "PRAGMA journal_mode=WAL;"
+            "PRAGMA journal_mode=WAL;PRAGMA wal_autocheckpoint=10000;"
             "PRAGMA synchronous=NORMAL;"
             "PRAGMA cache_size=-65536;"
             "PRAGMA temp_store=MEMORY;"

@@ -24,7 +24,7 @@ from ehr.fhir.errors import (
 )
 from ehr.fhir.search import basic as search
 from ehr.fhir.storage import repository as repo
-from ehr.fhir.storage.db import atomic, lock_key
+from ehr.fhir.storage.db import atomic, lock_key, write_unit
 from ehr.fhir.storage.repository import Stored
 
 log = logging.getLogger(__name__)
@@ -43,6 +43,8 @@ JSON_TYPES = (
 def handle(req: FhirRequest) -> FhirResponse:
     try:
         _check_format(req)
+        if req.method in WRITE_METHODS:
+            return write_unit(lambda: _dispatch_write(req))
         return dispatch(req)
     except FhirError as err:
         return error_response(err)
@@ -51,7 +53,26 @@ def handle(req: FhirRequest) -> FhirResponse:
         return error_response(FhirError("Internal server error", status=500))
 
 
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def _dispatch_write(req: FhirRequest) -> FhirResponse:
+    """A write request as one unit: an error answer rolls back whatever it had written."""
+    resp = dispatch(req)
+    if resp.status >= 400:
+        raise _ErrorAnswer(resp)
+    return resp
+
+
+class _ErrorAnswer(FhirError):
+    def __init__(self, resp: FhirResponse):
+        super().__init__("error answer", status=resp.status)
+        self.response = resp
+
+
 def error_response(err: FhirError) -> FhirResponse:
+    if isinstance(err, _ErrorAnswer):
+        return err.response
     return FhirResponse.json(err.status, oo.from_error(err))
 
 
