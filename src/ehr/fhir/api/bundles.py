@@ -145,7 +145,9 @@ def _entry_response(resp: FhirResponse) -> dict:
         out["location"] = resp.headers["Location"]
     if "ETag" in resp.headers:
         out["etag"] = resp.headers["ETag"]
-    if "Last-Modified" in resp.headers:
+    if resp.stored is not None:
+        out["lastModified"] = resp.stored.last_updated
+    elif "Last-Modified" in resp.headers:
         out["lastModified"] = _iso_from_http(resp.headers["Last-Modified"])
     return out
 
@@ -322,20 +324,21 @@ def _assign_ids(entries: list[Entry], outer: FhirRequest) -> dict[str, str]:
 def _rewrite_references(entry: Entry, resource: object, id_map: dict[str, str]) -> None:
     """Replace ``urn:uuid:`` and conditional references in place, everywhere in the resource."""
 
-    def visit(node: object) -> None:
-        if isinstance(node, dict):
-            ref = node.get("reference")
-            if isinstance(ref, str):
-                node["reference"] = _resolve(entry, ref, id_map)
-            for value in node.values():
-                if isinstance(value, dict | list):
-                    visit(value)
-        elif isinstance(node, list):
-            for item in node:
-                if isinstance(item, dict | list):
-                    visit(item)
+    def visit(node: dict) -> None:
+        ref = node.get("reference")
+        if type(ref) is str:
+            node["reference"] = _resolve(entry, ref, id_map)
+        for value in node.values():
+            kind = type(value)
+            if kind is dict:
+                visit(value)
+            elif kind is list:
+                for item in value:
+                    if type(item) is dict:
+                        visit(item)
 
-    visit(resource)
+    if type(resource) is dict:
+        visit(resource)
 
 
 def _resolve(entry: Entry, ref: str, id_map: dict[str, str]) -> str:

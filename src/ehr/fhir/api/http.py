@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from email.utils import formatdate
+from typing import Any
 from urllib.parse import parse_qsl
 
 from ehr.fhir import jsonio
@@ -49,6 +50,7 @@ class FhirResponse:
     body: bytes | None = None  # JSON bytes, or None for no content
     headers: dict[str, str] = field(default_factory=dict)
     resource: dict | None = None  # parsed body when a handler built it (Bundle entries reuse it)
+    stored: Any = None  # the stored version a write or read answered with
 
     @classmethod
     def json(

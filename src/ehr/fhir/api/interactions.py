@@ -195,12 +195,12 @@ def _write_response(req: FhirRequest, stored: Stored, status: int) -> FhirRespon
     prefer = _prefer_return(req)
     headers = _version_headers(stored, req, location=True)
     if prefer == "minimal":
-        return FhirResponse(status, None, headers)
+        return FhirResponse(status, None, headers, stored=stored)
     if prefer == "OperationOutcome":
         verb = "created" if status == 201 else "updated"
         msg = f"{stored.resource_type}/{stored.id} {verb}, version {stored.version}"
         return _json(status, oo.information(msg), req, headers)
-    return FhirResponse(status, stored.content.encode(), headers)
+    return FhirResponse(status, stored.content.encode(), headers, stored=stored)
 
 
 def _prefer_return(req: FhirRequest) -> str:

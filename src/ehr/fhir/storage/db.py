@@ -7,8 +7,7 @@ import os
 import threading
 from collections.abc import Callable
 from contextlib import contextmanager
-from typing import TypeVar
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import connection, transaction
 
@@ -28,8 +27,11 @@ def raw_cursor() -> Any:
 
     It takes part in whatever ``transaction.atomic`` block is open on the connection.
     """
-    connection.ensure_connection()
-    return connection.connection.cursor()
+    conn = connection.connection
+    if conn is None:
+        connection.ensure_connection()
+        conn = connection.connection
+    return conn.cursor()
 
 
 def sql(statement: str) -> str:
@@ -171,6 +173,11 @@ def atomic():
     """A database transaction; on SQLite the outermost one first takes the writer gate."""
     if connection.vendor == "sqlite" and not connection.in_atomic_block:
         with _gate.hold(), transaction.atomic():
+            yield
+    elif connection.in_atomic_block:
+        # Inside a larger unit (a transaction Bundle, a request): failure undoes the whole unit,
+        # so no savepoint is needed here.
+        with transaction.atomic(savepoint=False):
             yield
     else:
         with transaction.atomic():
