@@ -21,7 +21,7 @@ from ehr.fhir.api.http import FhirRequest, FhirResponse
 from ehr.fhir.errors import FhirError, MultipleMatches, NotFound, PreconditionFailed
 from ehr.fhir.search import basic as search
 from ehr.fhir.storage import repository as repo
-from ehr.fhir.storage.db import atomic, lock_key
+from ehr.fhir.storage.db import atomic, isolated, lock_key
 
 ORDER = {"DELETE": 0, "POST": 1, "PUT": 2, "PATCH": 2, "GET": 3, "HEAD": 3}
 STATUS_TEXT = {
@@ -179,7 +179,7 @@ def run_batch(entries: list[Entry], outer: FhirRequest) -> list[dict]:
     for entry in entries:
         sub = _sub_request(entry, outer)
         try:
-            with atomic():
+            with isolated():
                 resp = _run_entry(entry, sub, entry.resource)
                 if resp.status >= 400:
                     raise _Rollback(resp)

@@ -169,6 +169,17 @@ def write_unit(fn: Callable[[], T]) -> T:
 
 
 @contextmanager
+def isolated():
+    """Like ``atomic``, but a failure inside undoes only this block (a savepoint when nested)."""
+    if connection.vendor == "sqlite" and not connection.in_atomic_block:
+        with _gate.hold(), transaction.atomic():
+            yield
+    else:
+        with transaction.atomic():
+            yield
+
+
+@contextmanager
 def atomic():
     """A database transaction; on SQLite the outermost one first takes the writer gate."""
     if connection.vendor == "sqlite" and not connection.in_atomic_block:
