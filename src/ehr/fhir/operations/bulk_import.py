@@ -8,6 +8,7 @@ chunks, one database transaction per chunk.
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -124,6 +125,7 @@ def import_paths(paths: list[Path], *, progress: bool = True) -> int:
     except ImportFailure as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    started = time.perf_counter()
     with _bar("import", progress) as bar:
         for path in files:
             try:
@@ -153,7 +155,8 @@ def import_paths(paths: list[Path], *, progress: bool = True) -> int:
             except ImportFailure as exc:
                 failures += 1
                 tqdm.write(f"error: {exc}", file=sys.stderr)
-    rate = bar.format_dict.get("rate") or 0
+    elapsed = time.perf_counter() - started
+    rate = written / elapsed if elapsed > 0 else 0
     print(
         f"imported {written} resources from {len(files) - failures} of {len(files)} files"
         + (f" ({rate:,.0f} resources/s)" if rate else "")

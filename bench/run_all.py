@@ -1,0 +1,10 @@
+"""Run every benchmark in bench/ in turn (``make bench``)."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+for script in ("store.py",):
+    print(f"== {script}", flush=True)
+    subprocess.run([sys.executable, str(HERE / script), *sys.argv[1:]], check=True)
