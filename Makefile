@@ -27,9 +27,7 @@ migrate: $(STAMP) $(INDEX)
 
 # Demo data is loaded once, on the first start of a new database.
 demo: migrate
-	@if [ ! -f var/.demo-loaded ]; then \
-		$(BIN)/ehr demo-data --patients 60 --seed 1 && touch var/.demo-loaded; \
-	fi
+	$(BIN)/ehr demo-data --patients 60 --seed 1 --if-empty
 
 test: $(STAMP) $(INDEX)
 	$(BIN)/python -m pytest -n 2 -q
@@ -42,4 +40,4 @@ bench: $(STAMP) $(INDEX)
 	$(BIN)/python bench/run_all.py
 
 clean:
-	rm -rf var/ehr.sqlite3* var/.demo-loaded
+	rm -rf var/ehr.sqlite3* var/ehr.sqlite3.writer-lock

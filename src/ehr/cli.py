@@ -69,10 +69,22 @@ def cmd_demo_data(args: argparse.Namespace) -> int:
     from ehr.demo.generator import generate
     from ehr.fhir.operations.bulk_import import load_bundles
 
+    if args.if_empty and _has_patients():
+        print("demo data: the database already holds patients; nothing loaded", file=sys.stderr)
+        return 0
+
     bundles = generate(args.patients, args.seed)
     return load_bundles(
         bundles, label=f"demo data ({args.patients} patients)", progress=not args.quiet
     )
+
+
+def _has_patients() -> bool:
+    from ehr.fhir.storage.db import raw_cursor, sql
+
+    cur = raw_cursor()
+    cur.execute(sql("SELECT 1 FROM fhir_resource WHERE resource_type = ? LIMIT 1"), ("Patient",))
+    return cur.fetchone() is not None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -103,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("demo-data", help="generate and load synthetic patients")
     p.add_argument("--patients", type=int, default=60)
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--if-empty", action="store_true", help="only if no Patient is stored yet")
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=cmd_demo_data)
 

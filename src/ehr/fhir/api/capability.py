@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import datetime
 from functools import cache
 
 from ehr import __version__
 from ehr.fhir import definitions
 from ehr.fhir.search.extract import INDEXED_TOKEN_PARAMS
+
+_STARTED = datetime.date.today().isoformat()
 
 INTERACTIONS = [
     "read",
@@ -59,7 +62,7 @@ def capability_statement(base_url: str) -> dict:
     return {
         "resourceType": "CapabilityStatement",
         "status": "active",
-        "date": "2026-11-27",
+        "date": _STARTED,
         "publisher": "EHR project",
         "kind": "instance",
         "software": {"name": "ehr", "version": __version__},
