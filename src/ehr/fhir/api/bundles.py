@@ -47,6 +47,12 @@ class EntryError(FhirError):
         expr = f"{where}.resource.{err.expression}" if err.expression else where
         super().__init__(f"{where}: {err.message}", expression=expr, status=err.status)
         self.code = err.code
+        found = getattr(err, "issues", None)
+        if found:
+            self.issues = found
+            self.prefix = f"{where}.resource" + (
+                f".{err.prefix}" if getattr(err, "prefix", "") else ""
+            )
 
 
 @dataclass

@@ -17,6 +17,10 @@ def outcome(*issues: dict) -> dict:
 
 
 def from_error(err: FhirError) -> dict:
+    found = getattr(err, "issues", None)
+    if found:
+        prefix = getattr(err, "prefix", "")
+        return outcome(*[i.as_outcome_issue(prefix) for i in found])
     return outcome(issue("error", err.code, err.message, err.expression))
 
 

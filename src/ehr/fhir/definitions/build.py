@@ -27,7 +27,7 @@ INTEGRITY = (
     "sha512-DXBdIZOeQaSKIgCU7w6HOC7sw/6BzylmipLkBW4f//"
     "pT+Bc94x+8LImwTdvaNThPJoOzpBzvxAzNqjeu3X/zLw=="
 )
-INDEX_FORMAT = 1
+INDEX_FORMAT = 2
 
 
 def _sha512_integrity(path: Path) -> str:
@@ -83,11 +83,25 @@ def _type_codes(element: dict) -> list[str]:
     return codes
 
 
-def _elements(sd: dict) -> dict[str, dict]:
-    """Element table of one StructureDefinition snapshot: path -> compact facts."""
+# Invariants every element or extension carries; the validator checks them natively.
+NATIVE_INVARIANTS = {"ele-1", "ext-1"}
+
+
+def _targets(element: dict) -> list[str]:
+    out = []
+    for t in element.get("type") or []:
+        for prof in t.get("targetProfile") or []:
+            name = prof.rsplit("/", 1)[-1]
+            if name not in out:
+                out.append(name)
+    return out
+
+
+def _elements(sd: dict, key: str = "path") -> dict[str, dict]:
+    """Element table of one StructureDefinition snapshot: path (or id) -> compact facts."""
     out: dict[str, dict] = {}
     for el in sd["snapshot"]["element"]:
-        path = el["path"]
+        path = el[key]
         entry: dict = {"min": el.get("min", 0), "max": el.get("max", "*")}
         types = _type_codes(el)
         if types:
@@ -101,6 +115,26 @@ def _elements(sd: dict) -> dict[str, dict]:
         binding = el.get("binding")
         if binding and binding.get("valueSet"):
             entry["binding"] = [binding.get("strength"), binding["valueSet"]]
+        targets = _targets(el)
+        if targets:
+            entry["targets"] = targets
+        invariants = [
+            [c["key"], c.get("severity", "error"), c["expression"], c.get("human", "")]
+            for c in el.get("constraint") or []
+            if c.get("expression") and c["key"] not in NATIVE_INVARIANTS
+        ]
+        if invariants:
+            entry["invariants"] = invariants
+        for name, value in el.items():
+            if name.startswith("fixed") or name.startswith("pattern"):
+                entry["fixed" if name.startswith("fixed") else "pattern"] = value
+        if el.get("sliceName"):
+            entry["slice"] = el["sliceName"]
+        if el.get("slicing"):
+            entry["slicing"] = [
+                [d.get("type"), d.get("path")] for d in el["slicing"].get("discriminator") or []
+            ]
+            entry["rules"] = el["slicing"].get("rules", "open")
         out[path] = entry
     return out
 
@@ -136,17 +170,44 @@ def _split_union(expression: str) -> list[str]:
     return parts
 
 
+def _primitive_regex(sd: dict) -> str | None:
+    """The format of a primitive type, as its definition states it (``<type>.value``)."""
+    for el in sd["snapshot"]["element"]:
+        if el["path"] != sd["type"] + ".value":
+            continue
+        for t in el.get("type") or []:
+            for ext in t.get("extension") or []:
+                if ext.get("url", "").endswith("/regex"):
+                    return ext.get("valueString")
+    return None
+
+
 def build_index(pkg: Path) -> dict:
     resources: dict[str, dict] = {}
     datatypes: dict[str, dict] = {}
+    profiles: dict[str, dict] = {}
     for f in sorted(pkg.glob("StructureDefinition-*.json")):
         sd = json.loads(f.read_text(encoding="utf-8"))
-        if sd.get("derivation") != "specialization" or "snapshot" not in sd:
+        if "snapshot" not in sd:
+            continue
+        if sd.get("derivation") == "constraint":
+            profiles[sd["url"]] = {
+                "type": sd["type"],
+                "kind": sd.get("kind"),
+                "name": sd.get("name"),
+                "context": [c.get("expression") for c in sd.get("context") or []],
+                "elements": _elements(sd, key="id"),
+            }
+            continue
+        if sd.get("derivation", "specialization") != "specialization":
             continue
         if sd.get("kind") == "resource" and not sd.get("abstract"):
             resources[sd["type"]] = {"url": sd["url"], "elements": _elements(sd)}
         elif sd.get("kind") in ("complex-type", "primitive-type"):
             datatypes[sd["type"]] = {"kind": sd["kind"], "elements": _elements(sd)}
+            regex = _primitive_regex(sd)
+            if regex:
+                datatypes[sd["type"]]["regex"] = regex
 
     search: dict[str, dict[str, dict]] = {t: {} for t in resources}
     search["Resource"] = {}
@@ -187,6 +248,7 @@ def build_index(pkg: Path) -> dict:
         "integrity": INTEGRITY,
         "resources": resources,
         "datatypes": datatypes,
+        "profiles": profiles,
         "search": search,
         "compartments": compartments,
     }

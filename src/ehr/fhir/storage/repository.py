@@ -16,6 +16,9 @@ from ehr.fhir import definitions, jsonio
 from ehr.fhir.errors import Conflict, FhirError, Gone, NotFound, PreconditionFailed
 from ehr.fhir.search.extract import hash64, patient_compartments, token_rows
 from ehr.fhir.storage.db import atomic, lock_key, raw_cursor, sql
+from ehr.fhir.validation import validation_enabled
+from ehr.fhir.validation.issues import ValidationFailed
+from ehr.fhir.validation.validator import validate
 
 ID_RE = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 
@@ -180,6 +183,10 @@ def _write(
     if existing is not None and now_us <= existing.updated_us:
         now_us = existing.updated_us + 1000
     content = _prepare(resource, resource_type, resource_id, version, now_us)
+    if validation_enabled():
+        problems = validate(resource)
+        if any(i.severity == "error" for i in problems):
+            raise ValidationFailed(problems)
     patients = patient_compartments(resource_type, resource)
     patient_key = patients[0] if patients else None
     if existing_pk is None:

@@ -1,0 +1,271 @@
+"""Validation of a resource against the official R4 definitions.
+
+One pass over the JSON checks, for every node: unknown properties, arrays where the definition
+repeats and single values where it does not, cardinality, data types (choice elements included),
+primitive formats, empty values, references (format and allowed target types), value-set
+bindings, and the error-level invariants of the definition (FHIRPath). Contained resources and
+the resources inside Bundles are validated as resources in their own right.
+
+Written here rather than taken from a library because it is the engine's core and sits on the
+write path: it must check structure, bindings and invariants together in tens of microseconds.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from ehr.fhir import definitions
+from ehr.fhir.validation import bindings, invariants
+from ehr.fhir.validation.issues import Issue
+from ehr.fhir.validation.primitives import check as check_primitive
+from ehr.fhir.validation.schema import ElementRule, NodeRule, node_rule, root_rule, type_rule
+
+_RELATIVE_REF = re.compile(
+    r"^([A-Z][A-Za-z]+)/([A-Za-z0-9\-.]{1,64})(/_history/[A-Za-z0-9\-.]{1,64})?$"
+)
+_ABSOLUTE_REF = re.compile(
+    r"^(https?)://\S+/([A-Z][A-Za-z]+)/([A-Za-z0-9\-.]{1,64})(/_history/[A-Za-z0-9\-.]{1,64})?$"
+)
+
+
+class Walker:
+    __slots__ = ("issues", "root", "container", "form_only")
+
+    def __init__(self, root: dict):
+        self.issues: list[Issue] = []
+        self.root = root
+        self.container = root
+        self.form_only: set[str] = set()
+
+    def error(self, expr: str, message: str, code: str = "structure") -> None:
+        self.issues.append(Issue("error", code, expr, message))
+
+    def warning(self, expr: str, message: str, code: str = "informational") -> None:
+        self.issues.append(Issue("warning", code, expr, message))
+
+    # ------------------------------------------------------------------ resources
+
+    def resource(self, res: Any, expr: str) -> None:
+        if type(res) is not dict:
+            self.error(expr, "must be a JSON object holding a resource")
+            return
+        rtype = res.get("resourceType")
+        if type(rtype) is not str:
+            self.error(expr, "has no resourceType", "required")
+            return
+        if not definitions.is_resource_type(rtype):
+            self.error(expr, f"unknown resource type '{rtype}'", "not-supported")
+            return
+        here = rtype if expr == "" else expr
+        rule = root_rule(rtype)
+        outer = self.root
+        self.root = res
+        try:
+            self.node(res, rule, here, rtype, rtype)
+        finally:
+            self.root = outer
+
+    # ------------------------------------------------------------------ nodes
+
+    def node(self, node: dict, rule: NodeRule, expr: str, ftype: str, fpath: str) -> None:
+        children = rule.children
+        if not node:
+            self.error(expr, "must not be an empty object (ele-1)")
+            return
+        for key, value in node.items():
+            er = children.get(key)
+            if er is None:
+                if key == "resourceType" and rule.is_resource:
+                    continue
+                if key[:1] == "_":
+                    self.companion(node, key, value, children.get(key[1:]), expr)
+                    continue
+                self.error(f"{expr}.{key}", f"unknown element '{key}' in {rule.path}")
+                continue
+            if er.max > 1:
+                if type(value) is not list:
+                    self.error(f"{expr}.{key}", f"{er.path} repeats, so it must be an array")
+                    continue
+                if not value:
+                    self.error(f"{expr}.{key}", "must not be an empty array")
+                    continue
+                if len(value) > er.max:
+                    self.error(
+                        f"{expr}.{key}",
+                        f"{er.path} allows at most {er.max} items, found {len(value)}",
+                    )
+                if er.kind == "primitive":
+                    check = er.check
+                    for i, item in enumerate(value):
+                        if check(item) is None:
+                            if er.binding is not None and er.type == "code":
+                                bindings.check_code(self, er, item, f"{expr}.{key}[{i}]")
+                        else:
+                            self.primitive_problem(node, er, item, key, i, expr)
+                    continue
+                for i, item in enumerate(value):
+                    self.value(er, item, f"{expr}.{key}[{i}]")
+            else:
+                if type(value) is list:
+                    self.error(f"{expr}.{key}", f"{er.path} does not repeat: not an array")
+                    continue
+                if er.max == 0:
+                    self.error(f"{expr}.{key}", f"{er.path} is not allowed here (max 0)")
+                    continue
+                if er.kind == "primitive":
+                    if er.check(value) is None:
+                        if er.binding is not None and er.type == "code":
+                            bindings.check_code(self, er, value, f"{expr}.{key}")
+                    else:
+                        self.primitive_problem(node, er, value, key, None, expr)
+                    continue
+                self.value(er, value, f"{expr}.{key}")
+        for path, names in rule.required:
+            if not any(n in node or ("_" + n) in node for n in names):
+                name = path.rsplit(".", 1)[-1]
+                self.error(
+                    f"{expr}.{name.replace('[x]', '')}",
+                    f"{path} is required (minimum cardinality 1) but missing",
+                    "required",
+                )
+        for base, names in rule.choices.items():
+            present = [n for n in names if n in node]
+            if len(present) > 1:
+                self.error(f"{expr}.{base}", f"only one of {', '.join(present)} is allowed")
+        if rule.invariants:
+            invariants.check(self, rule.invariants, node, expr, ftype, fpath)
+
+    def primitive_problem(
+        self, node: dict, er: ElementRule, value: Any, key: str, i: int | None, expr: str
+    ) -> None:
+        where = f"{expr}.{key}" if i is None else f"{expr}.{key}[{i}]"
+        if value is None:
+            companion = node.get("_" + key)
+            if i is not None and type(companion) is list and i < len(companion) and companion[i]:
+                return  # a null paired with an extension in the _name array
+            self.error(
+                where,
+                f"must not be null (only allowed where _{key} holds an extension "
+                "at the same index)",
+                "value",
+            )
+            return
+        self.error(where, f"{er.type} value {er.check(value)}", "value")
+
+    def companion(self, node: dict, key: str, value: Any, er: ElementRule | None, expr: str):
+        """``_name``: the id and extensions of a primitive (or of each item of a primitive array)."""
+        where = f"{expr}.{key}"
+        if er is None or er.kind != "primitive":
+            self.error(where, f"unknown element '{key}'")
+            return
+        elem = type_rule("Element")
+        if er.max > 1:
+            if type(value) is not list:
+                self.error(where, "must be an array, aligned with the primitive array")
+                return
+            base = node.get(key[1:])
+            if base is not None and (type(base) is not list or len(base) != len(value)):
+                self.error(where, f"must have as many items as {key[1:]}")
+            for i, item in enumerate(value):
+                if item is not None:
+                    self._element_ext(item, elem, f"{where}[{i}]")
+        else:
+            self._element_ext(value, elem, where)
+
+    def _element_ext(self, value: Any, elem: NodeRule, where: str) -> None:
+        if type(value) is not dict:
+            self.error(where, "must be an object with id and/or extension")
+            return
+        self.node(value, elem, where, "Element", "Element")
+
+    # ------------------------------------------------------------------ values
+
+    def value(self, er: ElementRule, value: Any, expr: str) -> None:
+        kind = er.kind
+        if kind == "primitive":
+            if value is None:
+                self.error(expr, "must not be null", "value")
+                return
+            problem = check_primitive(er.type, value)
+            if problem:
+                self.error(expr, f"{er.type} value {problem}", "value")
+                return
+            if er.binding and er.type == "code":
+                bindings.check_code(self, er, value, expr)
+            return
+        if type(value) is not dict:
+            what = "a resource" if kind == "resource" else f"a {er.type} object"
+            self.error(expr, f"must be {what}", "structure")
+            return
+        if kind == "complex":
+            t = er.type
+            self.node(value, type_rule(t), expr, t, t)
+            if t == "Reference":
+                self.reference(er, value, expr)
+            elif t == "Extension":
+                self.extension(value, expr)
+            if er.binding and t in ("Coding", "CodeableConcept", "Quantity"):
+                bindings.check_coded(self, er, value, expr)
+        elif kind == "backbone":
+            self.node(value, node_rule(er.owner, er.child_path), expr, er.owner, er.child_path)
+        else:
+            self.resource(value, expr)
+
+    def extension(self, ext: dict, expr: str) -> None:
+        has_value = any(k.startswith("value") or k.startswith("_value") for k in ext)
+        if has_value == ("extension" in ext):
+            self.error(
+                expr,
+                "an extension must have either extensions or a value[x], not both (ext-1)",
+                "invariant",
+            )
+
+    def reference(self, er: ElementRule, ref: dict, expr: str) -> None:
+        target = ref.get("reference")
+        if type(target) is not str:
+            return
+        if target.startswith("#"):
+            return  # contained references are checked by the dom-3 and ref-1 invariants
+        if target.startswith("urn:uuid:") or target.startswith("urn:oid:"):
+            return
+        m = _RELATIVE_REF.match(target)
+        rtype = None
+        if m:
+            rtype = m.group(1)
+        else:
+            m = _ABSOLUTE_REF.match(target)
+            if m:
+                rtype = m.group(2)
+            elif "://" not in target:
+                self.error(
+                    f"{expr}.reference",
+                    f"'{target}' is not a valid reference "
+                    "(expected Type/id, an absolute URL, #id or urn:uuid:...)",
+                    "value",
+                )
+                return
+        if rtype is None:
+            return
+        if not definitions.is_resource_type(rtype):
+            if m.re is _RELATIVE_REF:
+                self.error(
+                    f"{expr}.reference", f"'{target}' names an unknown resource type", "value"
+                )
+            return  # an absolute URL may point outside FHIR's own types
+        allowed = er.targets
+        if allowed and "Resource" not in allowed and rtype not in allowed:
+            self.error(
+                f"{expr}.reference",
+                f"a reference to {rtype} is not allowed in {er.path} "
+                f"(allowed: {', '.join(allowed)})",
+                "value",
+            )
+
+
+def validate(resource: Any) -> list[Issue]:
+    """Every problem found in ``resource`` (errors, warnings and information)."""
+    walker = Walker(resource if type(resource) is dict else {})
+    walker.resource(resource, "")
+    bindings.report_form_only(walker)
+    return walker.issues
