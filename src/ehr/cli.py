@@ -53,6 +53,14 @@ def cmd_import(args: argparse.Namespace) -> int:
     return import_paths([Path(p) for p in args.paths], progress=not args.quiet)
 
 
+def cmd_validate(args: argparse.Namespace) -> int:
+    from ehr.fhir.operations.validate_files import validate_paths
+
+    return validate_paths(
+        [Path(p) for p in args.paths], profiles=args.profile or [], quiet=args.quiet
+    )
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     _django()
     from ehr.fhir.operations.bulk_export import export_ndjson
@@ -106,6 +114,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("paths", nargs="+")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser("validate", help="validate FHIR JSON/NDJSON files offline")
+    p.add_argument("paths", nargs="+")
+    p.add_argument("--profile", action="append", help="also validate against this profile URL")
+    p.add_argument("-q", "--quiet", action="store_true", help="list errors only")
+    p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser("export", help="export current resources as NDJSON, one file per type")
     p.add_argument("dir")

@@ -101,6 +101,8 @@ def dispatch(req: FhirRequest) -> FhirResponse:
     if head == "_history":
         _only(method, "GET")
         return history(req, None, None)
+    if head == "$validate":
+        return validate_operation(req, None, None)
     if head.startswith("$"):
         raise NotFound(f"Operation '{head}' is not supported")
     rtype = head
@@ -126,6 +128,8 @@ def dispatch(req: FhirRequest) -> FhirResponse:
         if second == "_history":
             _only(method, "GET")
             return history(req, rtype, None)
+        if second == "$validate":
+            return validate_operation(req, rtype, None)
         if second.startswith("$"):
             raise NotFound(f"Operation '{second}' is not supported on {rtype}")
         if method == "GET":
@@ -137,6 +141,8 @@ def dispatch(req: FhirRequest) -> FhirResponse:
         if method == "DELETE":
             return delete(req, rtype, second)
         raise MethodNotAllowed(f"{req.method} is not allowed on /{rtype}/{second}")
+    if parts[2] == "$validate" and len(parts) == 3:
+        return validate_operation(req, rtype, second)
     if parts[2] == "_history":
         _only(method, "GET")
         if len(parts) == 3:
@@ -144,6 +150,23 @@ def dispatch(req: FhirRequest) -> FhirResponse:
         if len(parts) == 4:
             return vread(req, rtype, second, parts[3])
     raise NotFound(f"Unknown path /fhir/{req.path}")
+
+
+def validate_operation(req: FhirRequest, rtype: str | None, rid: str | None) -> FhirResponse:
+    """POST [type]/$validate, POST /$validate, and GET/POST [type]/[id]/$validate."""
+    from ehr.fhir.operations import validate as validate_op
+
+    method = "GET" if req.method == "HEAD" else req.method
+    profiles = [v for k, v in req.query if k == "profile"]
+    if method == "GET":
+        if rid is None:
+            raise MethodNotAllowed("$validate needs a resource: POST it, or name a stored one")
+        body = repo.read(rtype, rid).resource()
+    elif method == "POST":
+        body = parse_body(req)
+    else:
+        raise MethodNotAllowed(f"{req.method} is not allowed on $validate")
+    return _json(200, validate_op.run(body, rtype, profiles), req)
 
 
 def _only(method: str, allowed: str) -> None:

@@ -59,7 +59,7 @@ def check(type_name: str, value: object) -> str | None:
         return f"must be a JSON string, not {_json_kind(value)}"
     if not value:
         return "must not be empty"
-    if len(value) > MAX_STRING:
+    if len(value) > MAX_STRING and type_name in ("string", "markdown"):
         return "is longer than 1 MB"
     rx = regex(type_name)
     if rx is not None and rx.fullmatch(value) is None:
@@ -105,9 +105,10 @@ def checker(type_name: str):
 
         return check_date
     fullmatch = rx.fullmatch if rx is not None else None
+    limitless = type_name not in ("string", "markdown")
 
     def check_text(value: object) -> str | None:
-        if type(value) is str and value and len(value) <= MAX_STRING:
+        if type(value) is str and value and (len(value) <= MAX_STRING or limitless):
             if fullmatch is None or fullmatch(value) is not None:
                 return None
         return check(type_name, value)

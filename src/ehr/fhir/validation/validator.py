@@ -17,6 +17,7 @@ from typing import Any
 
 from ehr.fhir import definitions
 from ehr.fhir.validation import bindings, invariants
+from ehr.fhir.validation import profiles as profile_checks
 from ehr.fhir.validation.issues import Issue
 from ehr.fhir.validation.primitives import check as check_primitive
 from ehr.fhir.validation.schema import ElementRule, NodeRule, node_rule, root_rule, type_rule
@@ -263,9 +264,21 @@ class Walker:
             )
 
 
-def validate(resource: Any) -> list[Issue]:
-    """Every problem found in ``resource`` (errors, warnings and information)."""
+def validate(resource: Any, profiles: tuple[str, ...] | list[str] = ()) -> list[Issue]:
+    """Every problem found in ``resource`` (errors, warnings and information).
+
+    The resource is checked against its base definition, against every profile it claims in
+    ``meta.profile`` and against any further ``profiles`` the caller names.
+    """
     walker = Walker(resource if type(resource) is dict else {})
     walker.resource(resource, "")
+    if type(resource) is dict and definitions.is_resource_type(resource.get("resourceType", "")):
+        meta = resource.get("meta")
+        claimed = meta.get("profile") if type(meta) is dict else None
+        for url in claimed if type(claimed) is list else ():
+            if type(url) is str:
+                profile_checks.check(walker, resource, url, claimed=True)
+        for url in profiles:
+            profile_checks.check(walker, resource, url, claimed=False)
     bindings.report_form_only(walker)
     return walker.issues
