@@ -108,9 +108,13 @@ def checker(type_name: str):
     limitless = type_name not in ("string", "markdown")
 
     def check_text(value: object) -> str | None:
-        if type(value) is str and value and (len(value) <= MAX_STRING or limitless):
-            if fullmatch is None or fullmatch(value) is not None:
-                return None
+        if (
+            type(value) is str
+            and value
+            and (len(value) <= MAX_STRING or limitless)
+            and (fullmatch is None or fullmatch(value) is not None)
+        ):
+            return None
         return check(type_name, value)
 
     return check_text

@@ -153,9 +153,12 @@ def _in_slice(
         if kind == "type":
             wanted = facts.get("types") or []
             json_base = json_name.split("[")[0]
-            if path in ("$this", "") and wanted:
-                if not any(json_base.endswith(t[0].upper() + t[1:]) for t in wanted):
-                    return False
+            if (
+                path in ("$this", "")
+                and wanted
+                and not any(json_base.endswith(t[0].upper() + t[1:]) for t in wanted)
+            ):
+                return False
             continue
         if kind not in ("value", "pattern"):
             continue  # exists / profile discriminators are not used by the R4 core profiles

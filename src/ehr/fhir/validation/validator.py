@@ -155,7 +155,7 @@ class Walker:
         self.error(where, f"{er.type} value {er.check(value)}", "value")
 
     def companion(self, node: dict, key: str, value: Any, er: ElementRule | None, expr: str):
-        """``_name``: the id and extensions of a primitive (or of each item of a primitive array)."""
+        """``_name``: the id and extensions of a primitive (or of each item of an array)."""
         where = f"{expr}.{key}"
         if er is None or er.kind != "primitive":
             self.error(where, f"unknown element '{key}'")
