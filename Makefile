@@ -4,11 +4,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 INDEX := var/definitions/r4-index.json
+TERMINOLOGY := var/definitions/terminology-index.json
 export EHR_PORT ?= 8000
 
 .PHONY: run test serve venv definitions migrate demo lint bench ci clean
 
-run: $(STAMP) $(INDEX) migrate demo
+run: $(STAMP) $(INDEX) $(TERMINOLOGY) migrate demo
 	$(BIN)/ehr serve
 
 venv: $(STAMP)
@@ -18,25 +19,29 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
-definitions: $(INDEX)
+definitions: $(INDEX) $(TERMINOLOGY)
 $(INDEX): $(STAMP) src/ehr/fhir/definitions/build.py
 	$(BIN)/python -m ehr.fhir.definitions.build
 
-migrate: $(STAMP) $(INDEX)
+# Value sets and code systems (R4, its expansions, HL7 Terminology) for binding checks.
+$(TERMINOLOGY): $(STAMP) $(INDEX) $(wildcard src/ehr/terminology/*.py)
+	$(BIN)/python -m ehr.terminology.build
+
+migrate: $(STAMP) $(INDEX) $(TERMINOLOGY)
 	$(BIN)/ehr migrate
 
 # Demo data is loaded once, on the first start of a new database.
 demo: migrate
 	$(BIN)/ehr demo-data --patients 60 --seed 1 --if-empty
 
-test: $(STAMP) $(INDEX)
+test: $(STAMP) $(INDEX) $(TERMINOLOGY)
 	$(BIN)/python -m pytest -n 2 -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 
-bench: $(STAMP) $(INDEX)
+bench: $(STAMP) $(INDEX) $(TERMINOLOGY)
 	$(BIN)/python bench/run_all.py
 
 clean:

@@ -34,4 +34,48 @@ KNOWN_INVALID: dict[str, tuple[str, str]] = {
         "ImplementationGuide.name",
         "the same ImplementationGuide as ImplementationGuide-fhir.json",
     ),
+    "Bundle-dataelements.json": (
+        "Bundle",
+        "seven entries share a fullUrl (bdl-7)",
+    ),
+    "ActivityDefinition-blood-tubes-supply.json": (
+        "ActivityDefinition.text.div",
+        "the narrative div holds only whitespace (txt-1/txt-2: some non-whitespace content)",
+    ),
+    "ActivityDefinition-heart-valve-replacement.json": (
+        "ActivityDefinition.text.div",
+        "the narrative div holds only whitespace (txt-1/txt-2: some non-whitespace content)",
+    ),
+    "EventDefinition-example.json": (
+        "EventDefinition.text.div",
+        "the narrative div holds only whitespace (txt-1/txt-2: some non-whitespace content)",
+    ),
+    "Questionnaire-zika-virus-exposure-assessment.json": (
+        "Questionnaire.text.div",
+        "the narrative div holds only whitespace (txt-1/txt-2: some non-whitespace content)",
+    ),
+    "TestScript-testscript-example-history.json": (
+        "TestScript.setup.action[0].operation.accept",
+        "accept/contentType use the STU3 short forms xml/json; R4 binds them to mime types",
+    ),
+    "TestScript-testscript-example-multisystem.json": (
+        "TestScript.test[0].action[0].operation.accept",
+        "accept/contentType use the STU3 short forms xml/json; R4 binds them to mime types",
+    ),
+    "TestScript-testscript-example-readtest.json": (
+        "TestScript.test[0].action[0].operation.accept",
+        "accept/contentType use the STU3 short forms xml/json; R4 binds them to mime types",
+    ),
+    "TestScript-testscript-example-search.json": (
+        "TestScript.setup.action[0].operation.accept",
+        "accept/contentType use the STU3 short forms xml/json; R4 binds them to mime types",
+    ),
+    "TestScript-testscript-example-update.json": (
+        "TestScript.setup.action[0].operation.accept",
+        "accept/contentType use the STU3 short forms xml/json; R4 binds them to mime types",
+    ),
+    "TestScript-testscript-example.json": (
+        "TestScript.setup.action[0].operation.accept",
+        "accept/contentType use the STU3 short forms xml/json; R4 binds them to mime types",
+    ),
 }

@@ -51,6 +51,8 @@ def check(
                 root_resource=walker.container,
             )
         except Exception as exc:  # evaluation errors are findings, never crashes
+            if any(i.severity == "error" and i.expression.startswith(expr) for i in walker.issues):
+                continue  # the node is already broken; the invariant cannot say more
             walker.issues.append(
                 Issue("error", "invariant", expr, f"{key}: could not be evaluated ({exc})")
             )

@@ -15,7 +15,11 @@ class Issue:
     message: str
 
     def as_outcome_issue(self, prefix: str = "") -> dict:
-        where = f"{prefix}.{self.expression}" if prefix else self.expression
+        where = self.expression
+        if prefix:
+            # "Patient.birthDate" inside "Bundle.entry[1].resource" is "...resource.birthDate"
+            rest = where.split(".", 1)[1] if "." in where else ""
+            where = f"{prefix}.{rest}" if rest else prefix
         return {
             "severity": self.severity,
             "code": self.code,

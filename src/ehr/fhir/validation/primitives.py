@@ -7,6 +7,7 @@ range of integers and the size limits.
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import date
 from decimal import Decimal
@@ -15,6 +16,10 @@ from functools import cache
 from ehr.fhir import definitions
 
 INT_MIN, INT_MAX = -(2**31), 2**31 - 1
+_XHTML_DIV = re.compile(
+    r"""\s*<div\b[^>]*\bxmlns\s*=\s*["']http://www\.w3\.org/1999/xhtml["'][^>]*>.*</div>\s*$""",
+    re.DOTALL,
+)
 MAX_STRING = 1024 * 1024
 
 NUMBER_TYPES = {"decimal"}
@@ -54,6 +59,8 @@ def check(type_name: str, value: object) -> str | None:
     if type_name in NUMBER_TYPES:
         if type(value) not in (int, float, Decimal):
             return f"must be a JSON number, not {_json_kind(value)}"
+        if type(value) is not int and not math.isfinite(value):
+            return f"{value} is not a finite number"
         return None
     if type(value) is not str:
         return f"must be a JSON string, not {_json_kind(value)}"
@@ -61,6 +68,8 @@ def check(type_name: str, value: object) -> str | None:
         return "must not be empty"
     if len(value) > MAX_STRING and type_name in ("string", "markdown"):
         return "is longer than 1 MB"
+    if type_name == "xhtml" and not _XHTML_DIV.match(value):
+        return "must be an XHTML <div> element in the namespace http://www.w3.org/1999/xhtml"
     rx = regex(type_name)
     if rx is not None and rx.fullmatch(value) is None:
         return f"'{_short(value)}' is not a valid {type_name}"
@@ -95,6 +104,8 @@ def checker(type_name: str):
     """A fast check for one primitive type: returns None when the value is fine."""
     rx = regex(type_name)
     if type_name in BOOLEAN_TYPES or type_name in INTEGER_TYPES or type_name in NUMBER_TYPES:
+        return lambda value: check(type_name, value)
+    if type_name == "xhtml":
         return lambda value: check(type_name, value)
     if type_name in ("date", "dateTime", "instant"):
 

@@ -189,6 +189,18 @@ class _Pass:
             return 0, UNBOUNDED
         return base.get("min", 0), _max(base.get("max", "*"))
 
+    def focus(self, eid: str) -> tuple[str | None, str | None]:
+        """FHIR type and element path of the values an element id selects, for FHIRPath."""
+        rtype = self.resource["resourceType"]
+        path = _SLICE_NAME.sub("", eid)
+        base = definitions.elements(rtype).get(path)
+        if base is None:
+            return None, None
+        types = base.get("types") or []
+        if len(types) == 1 and types[0] not in ("BackboneElement", "Element"):
+            return types[0], types[0]
+        return rtype, path
+
     def error(self, expr: str, message: str, code: str = "structure") -> None:
         self.walker.issues.append(Issue("error", code, expr, f"{message} (profile {self.label})"))
 
@@ -227,8 +239,9 @@ class _Pass:
         for key, severity, expression, human in facts.get("invariants", []):
             if severity != "error" or key in self.base_invariants:
                 continue
+            focus_type, focus_path = self.focus(eid)
             for value, expr in zip(child_values, child_exprs, strict=True):
-                result = _evaluate(expression, self.resource, value)
+                result = _evaluate(expression, self.resource, value, focus_type, focus_path)
                 if result is not None and not invariants.passes(result):
                     self.error(expr, f"{key}: {human}", "invariant")
         if "slicing" in facts and child_values:
@@ -280,24 +293,26 @@ class _Pass:
             self.element(child_id, facts, values, exprs)
 
 
-def _evaluate(expression: str, resource: dict, focus: Any) -> list | None:
+def _evaluate(
+    expression: str, resource: dict, focus: Any, focus_type: str | None, focus_path: str | None
+) -> list | None:
     compiled = invariants._compiled(expression)
     if compiled is None:
         return None
     try:
-        return compiled.evaluate(resource, focus)
+        return compiled.evaluate(resource, focus, focus_type=focus_type, focus_path=focus_path)
     except Exception:
         return None
 
 
-def check(walker: Walker, resource: dict, url: str, *, claimed: bool) -> None:
+def check(walker: Walker, resource: dict, url: str, *, claimed: bool, index: int = 0) -> None:
     """Validate ``resource`` against profile ``url``; an unknown profile is a warning."""
     profile = known_profile(url)
     where = resource.get("resourceType", "")
     if profile is None:
         what = "claims" if claimed else "was asked to be validated against"
         walker.issues.append(Issue(
-            "warning", "not-supported", f"{where}.meta.profile" if claimed else where,
+            "warning", "not-supported", f"{where}.meta.profile[{index}]" if claimed else where,
             f"the resource {what} the profile {url}, which this server does not hold; "
             "it was validated against the base definition only",
         ))  # fmt: skip

@@ -35,6 +35,8 @@ class ElementRule:
     owner: str = ""  # resource or data type whose snapshot defines the inline children
     child_path: str = ""  # path of the inline children (backbone elements, content references)
     check: Any = None  # primitive check (value -> message or None)
+    # error-level invariants declared on this element where it is used
+    invariants: list[tuple[str, str, str, str]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.kind == "primitive":
@@ -50,7 +52,8 @@ class NodeRule:
     owner: str
     path: str
     children: dict[str, ElementRule] = field(default_factory=dict)
-    required: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)  # (path, names)
+    # (path, JSON names that satisfy it, including the ``_name`` of primitives)
+    required: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
     choices: dict[str, tuple[str, ...]] = field(default_factory=dict)  # base -> JSON names
     invariants: list[tuple[str, str, str, str]] = field(default_factory=list)
     is_resource: bool = False  # the root of a resource (``resourceType`` allowed)
@@ -81,7 +84,8 @@ def _max(value: str) -> int:
 def node_rule(owner: str, path: str) -> NodeRule:
     """Rule for the node at ``path`` of definition ``owner`` (``owner == path`` for a root)."""
     elements = _elements_of(owner)
-    rule = NodeRule(owner, path, is_resource=owner == path and definitions.is_resource_type(owner))
+    rule = NodeRule(owner, path)
+    rule.is_resource = owner == path and definitions.is_resource_type(owner)
     own = elements.get(path)
     if own:
         rule.invariants = [tuple(i) for i in own.get("invariants", []) if i[1] == "error"]
@@ -101,9 +105,12 @@ def node_rule(owner: str, path: str) -> NodeRule:
                 owner=ref_owner, child_path=ref_path,
             )  # fmt: skip
             if mn > 0:
-                rule.required.append((el_path, (name,)))
+                rule.required.append((el_path, (name, "_" + name)))
             continue
         types = facts.get("types", [])
+        if rule.is_resource and name == "id":
+            types = ["id"]  # the snapshot says System.String; the specification says id
+        invs = [tuple(i) for i in facts.get("invariants", []) if i[1] == "error"]
         if name.endswith("[x]"):
             base = name[:-3]
             names = []
@@ -113,19 +120,22 @@ def node_rule(owner: str, path: str) -> NodeRule:
                 rule.children[json_name] = ElementRule(
                     json_name, el_path, mn, mx, t, _kind(t),
                     choice_of=base, choice_types=tuple(types), binding=binding, targets=targets,
+                    invariants=invs,
                 )  # fmt: skip
             rule.choices[base] = tuple(names)
             if mn > 0:
-                rule.required.append((el_path, tuple(names)))
+                rule.required.append((el_path, (*names, *("_" + n for n in names))))
             continue
         t = types[0] if types else "string"
         kind = _kind(t)
-        er = ElementRule(name, el_path, mn, mx, t, kind, binding=binding, targets=targets)
+        er = ElementRule(
+            name, el_path, mn, mx, t, kind, binding=binding, targets=targets, invariants=invs
+        )
         if kind == "backbone":
             er.owner, er.child_path = owner, el_path
         rule.children[name] = er
         if mn > 0:
-            rule.required.append((el_path, (name,)))
+            rule.required.append((el_path, (name, "_" + name)))
     return rule
 
 

@@ -47,7 +47,7 @@ class Walker:
 
     # ------------------------------------------------------------------ resources
 
-    def resource(self, res: Any, expr: str) -> None:
+    def resource(self, res: Any, expr: str, contained: bool = False) -> None:
         if type(res) is not dict:
             self.error(expr, "must be a JSON object holding a resource")
             return
@@ -60,12 +60,26 @@ class Walker:
             return
         here = rtype if expr == "" else expr
         rule = root_rule(rtype)
-        outer = self.root
+        outer, outer_container = self.root, self.container
         self.root = res
+        if not contained:
+            self.container = res  # %rootResource: a Bundle entry stands on its own
         try:
             self.node(res, rule, here, rtype, rtype)
+            if "contained" in res:
+                self.contained_ids(res, here)
         finally:
-            self.root = outer
+            self.root, self.container = outer, outer_container
+
+    def contained_ids(self, res: dict, expr: str) -> None:
+        """Contained resources need an id: without one nothing can refer to them (dom-3)."""
+        items = res.get("contained")
+        if type(items) is not list:
+            return
+        for i, item in enumerate(items):
+            if type(item) is dict and "resourceType" in item and not item.get("id"):
+                self.error(f"{expr}.contained[{i}]", "dom-3: a contained resource must have an "
+                           "id, so that the containing resource can refer to it", "invariant")
 
     # ------------------------------------------------------------------ nodes
 
@@ -74,6 +88,9 @@ class Walker:
         if not node:
             self.error(expr, "must not be an empty object (ele-1)")
             return
+        if len(node) == 1 and "id" in node and not rule.is_resource:
+            self.error(expr, "an element needs a value or children besides its id (ele-1)")
+        choices_seen = 0
         for key, value in node.items():
             er = children.get(key)
             if er is None:
@@ -84,6 +101,8 @@ class Walker:
                     continue
                 self.error(f"{expr}.{key}", f"unknown element '{key}' in {rule.path}")
                 continue
+            if er.choice_of is not None:
+                choices_seen += 1
             if er.max > 1:
                 if type(value) is not list:
                     self.error(f"{expr}.{key}", f"{er.path} repeats, so it must be an array")
@@ -102,6 +121,8 @@ class Walker:
                         if check(item) is None:
                             if er.binding is not None and er.type == "code":
                                 bindings.check_code(self, er, item, f"{expr}.{key}[{i}]")
+                            if er.invariants:
+                                self.element_invariants(er, item, f"{expr}.{key}[{i}]")
                         else:
                             self.primitive_problem(node, er, item, key, i, expr)
                     continue
@@ -118,22 +139,28 @@ class Walker:
                     if er.check(value) is None:
                         if er.binding is not None and er.type == "code":
                             bindings.check_code(self, er, value, f"{expr}.{key}")
+                        if er.invariants:
+                            self.element_invariants(er, value, f"{expr}.{key}")
                     else:
                         self.primitive_problem(node, er, value, key, None, expr)
                     continue
                 self.value(er, value, f"{expr}.{key}")
         for path, names in rule.required:
-            if not any(n in node or ("_" + n) in node for n in names):
+            for n in names:
+                if n in node:
+                    break
+            else:
                 name = path.rsplit(".", 1)[-1]
                 self.error(
                     f"{expr}.{name.replace('[x]', '')}",
                     f"{path} is required (minimum cardinality 1) but missing",
                     "required",
                 )
-        for base, names in rule.choices.items():
-            present = [n for n in names if n in node]
-            if len(present) > 1:
-                self.error(f"{expr}.{base}", f"only one of {', '.join(present)} is allowed")
+        if choices_seen > 1:
+            for base, names in rule.choices.items():
+                present = [n for n in names if n in node]
+                if len(present) > 1:
+                    self.error(f"{expr}.{base}", f"only one of {', '.join(present)} is allowed")
         if rule.invariants:
             invariants.check(self, rule.invariants, node, expr, ftype, fpath)
 
@@ -170,14 +197,17 @@ class Walker:
                 self.error(where, f"must have as many items as {key[1:]}")
             for i, item in enumerate(value):
                 if item is not None:
-                    self._element_ext(item, elem, f"{where}[{i}]")
+                    has_value = type(base) is list and i < len(base) and base[i] is not None
+                    self._element_ext(item, elem, f"{where}[{i}]", has_value)
         else:
-            self._element_ext(value, elem, where)
+            self._element_ext(value, elem, where, key[1:] in node)
 
-    def _element_ext(self, value: Any, elem: NodeRule, where: str) -> None:
+    def _element_ext(self, value: Any, elem: NodeRule, where: str, has_value: bool) -> None:
         if type(value) is not dict:
             self.error(where, "must be an object with id and/or extension")
             return
+        if has_value and len(value) == 1 and "id" in value:
+            return  # an id for a primitive that has a value: fine
         self.node(value, elem, where, "Element", "Element")
 
     # ------------------------------------------------------------------ values
@@ -211,7 +241,15 @@ class Walker:
         elif kind == "backbone":
             self.node(value, node_rule(er.owner, er.child_path), expr, er.owner, er.child_path)
         else:
-            self.resource(value, expr)
+            self.resource(value, expr, contained=er.name == "contained")
+        if er.invariants:
+            self.element_invariants(er, value, expr)
+
+    def element_invariants(self, er: ElementRule, value: Any, expr: str) -> None:
+        """Invariants declared on the element where it is used (e.g. org-3 on Organization.address)."""
+        if er.kind == "backbone":
+            return  # already checked as the invariants of the backbone node itself
+        invariants.check(self, er.invariants, value, expr, er.type, er.type)
 
     def extension(self, ext: dict, expr: str) -> None:
         has_value = any(k.startswith("value") or k.startswith("_value") for k in ext)
@@ -227,8 +265,18 @@ class Walker:
         if type(target) is not str:
             return
         if target.startswith("#"):
-            return  # contained references are checked by the dom-3 and ref-1 invariants
+            # Existence is the ref-1 invariant's business; the target type is checked here.
+            for item in self.root.get("contained") or () if type(self.root) is dict else ():
+                if type(item) is dict and item.get("id") == target[1:]:
+                    rtype = item.get("resourceType")
+                    if type(rtype) is str and definitions.is_resource_type(rtype):
+                        self.target_type(er, rtype, target, expr)
+            return
         if target.startswith("urn:uuid:") or target.startswith("urn:oid:"):
+            kind = "uuid" if target.startswith("urn:uuid:") else "oid"
+            problem = check_primitive(kind, target)
+            if problem:
+                self.error(f"{expr}.reference", f"{kind} reference {problem}", "value")
             return
         m = _RELATIVE_REF.match(target)
         rtype = None
@@ -254,6 +302,9 @@ class Walker:
                     f"{expr}.reference", f"'{target}' names an unknown resource type", "value"
                 )
             return  # an absolute URL may point outside FHIR's own types
+        self.target_type(er, rtype, target, expr)
+
+    def target_type(self, er: ElementRule, rtype: Any, target: str, expr: str) -> None:
         allowed = er.targets
         if allowed and "Resource" not in allowed and rtype not in allowed:
             self.error(
@@ -275,9 +326,9 @@ def validate(resource: Any, profiles: tuple[str, ...] | list[str] = ()) -> list[
     if type(resource) is dict and definitions.is_resource_type(resource.get("resourceType", "")):
         meta = resource.get("meta")
         claimed = meta.get("profile") if type(meta) is dict else None
-        for url in claimed if type(claimed) is list else ():
+        for i, url in enumerate(claimed if type(claimed) is list else ()):
             if type(url) is str:
-                profile_checks.check(walker, resource, url, claimed=True)
+                profile_checks.check(walker, resource, url, claimed=True, index=i)
         for url in profiles:
             profile_checks.check(walker, resource, url, claimed=False)
     bindings.report_form_only(walker)
