@@ -82,7 +82,8 @@ def example_files() -> list[Path]:
     return [
         f
         for f in sorted(package().glob("*.json"))
-        if not f.name.startswith(NOT_EXAMPLES) and f.name != "package.json"
+        if not f.name.startswith(NOT_EXAMPLES)
+        and f.name != "package.json"
         and not f.name.startswith(".")
     ]
 

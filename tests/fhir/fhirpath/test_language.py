@@ -28,7 +28,12 @@ PATIENT = {
     },
     "deceasedBoolean": False,
     "contact": [
-        {"name": {"family": "du Marché", "_family": {"extension": [{"url": "x", "valueString": "v"}]}}},
+        {
+            "name": {
+                "family": "du Marché",
+                "_family": {"extension": [{"url": "x", "valueString": "v"}]},
+            }
+        },
         {"organization": {"reference": "Organization/1"}},
     ],
     "managingOrganization": {"reference": "#org"},
@@ -39,8 +44,12 @@ OBSERVATION = {
     "resourceType": "Observation",
     "status": "final",
     "code": {"coding": [{"system": "http://loinc.org", "code": "8480-6"}]},
-    "valueQuantity": {"value": 120.5, "unit": "mmHg", "system": "http://unitsofmeasure.org",
-                      "code": "mm[Hg]"},
+    "valueQuantity": {
+        "value": 120.5,
+        "unit": "mmHg",
+        "system": "http://unitsofmeasure.org",
+        "code": "mm[Hg]",
+    },
     "effectiveDateTime": "2020-01-15T10:00:00Z",
     "component": [
         {"code": {"text": "a"}, "valueString": "x"},
@@ -215,7 +224,7 @@ def test_variables() -> None:
     assert ev("%'ext-patient-birthTime'") == [
         "http://hl7.org/fhir/StructureDefinition/patient-birthTime"
     ]
-    assert ev("%\"vs-x\"") == ["http://hl7.org/fhir/ValueSet/x"]
+    assert ev('%"vs-x"') == ["http://hl7.org/fhir/ValueSet/x"]
     assert ev("%resource.id") == ["p1"]
     assert ev("%rootResource.id") == ["p1"]
     assert ev("%limit + 1", variables={"limit": 2}) == [3]
@@ -280,8 +289,17 @@ def test_date_compared_with_a_string_is_read_as_a_date() -> None:
         ("3 days = 3 'd'", [True]),
         ("1 week = 7 days", [True]),
         ("1 year = 12 months", []),
-        ("2 'mg' + 3 'mg'", [{"value": Decimal(5), "unit": "mg",
-                              "system": "http://unitsofmeasure.org", "code": "mg"}]),
+        (
+            "2 'mg' + 3 'mg'",
+            [
+                {
+                    "value": Decimal(5),
+                    "unit": "mg",
+                    "system": "http://unitsofmeasure.org",
+                    "code": "mg",
+                }
+            ],
+        ),
         ("'4 mg'.toQuantity()", []),
         ("'4 \\'mg\\''.toQuantity() = 4 'mg'", [True]),
         ("'2 days'.convertsToQuantity()", [True]),
@@ -378,8 +396,13 @@ def test_backbone_and_content_reference_focus() -> None:
     questionnaire = {
         "resourceType": "Questionnaire",
         "status": "draft",
-        "item": [{"linkId": "1", "type": "group", "item": [{"linkId": "1.1", "type": "string",
-                                                           "item": [{"linkId": "1.1.1"}]}]}],
+        "item": [
+            {
+                "linkId": "1",
+                "type": "group",
+                "item": [{"linkId": "1.1", "type": "string", "item": [{"linkId": "1.1.1"}]}],
+            }
+        ],
     }
     assert ev("item.item.item.linkId", questionnaire) == ["1.1.1"]
     assert ev("descendants().linkId.isDistinct()", questionnaire) == [True]
@@ -411,8 +434,16 @@ def test_primitive_extensions() -> None:
 def test_primitive_arrays_pair_with_nulls() -> None:
     resource = {
         "resourceType": "Patient",
-        "name": [{"given": ["a", None, "c"], "_given": [None, {"extension": [
-            {"url": "u", "valueString": "only-ext"}]}, {"id": "g3"}]}],
+        "name": [
+            {
+                "given": ["a", None, "c"],
+                "_given": [
+                    None,
+                    {"extension": [{"url": "u", "valueString": "only-ext"}]},
+                    {"id": "g3"},
+                ],
+            }
+        ],
     }
     assert ev("name.given.count()", resource) == [3]
     assert ev("name.given", resource) == ["a", None, "c"]
@@ -420,9 +451,7 @@ def test_primitive_arrays_pair_with_nulls() -> None:
     assert ev("name.given[1].extension.value", resource) == ["only-ext"]
     assert ev("name.given[2].id", resource) == ["g3"]
     assert ev("name.given.where(hasValue()).count()", resource) == [2]
-    assert ev("name.given[1].hasValue() or (children().count() > id.count())", resource) == [
-        True
-    ]
+    assert ev("name.given[1].hasValue() or (children().count() > id.count())", resource) == [True]
 
 
 def test_value_only_in_extension_of_choice() -> None:
@@ -442,15 +471,22 @@ def test_resolve_contained() -> None:
 def test_resolve_stub_has_the_reference_type() -> None:
     assert ev("contact.organization.resolve() is Organization") == [True]
     assert ev("contact.organization.where(resolve() is Patient)") == []
-    abs_ref = {"resourceType": "Observation", "subject": {
-        "reference": "http://example.org/fhir/Patient/9/_history/2"}}
+    abs_ref = {
+        "resourceType": "Observation",
+        "subject": {"reference": "http://example.org/fhir/Patient/9/_history/2"},
+    }
     assert ev("subject.where(resolve() is Patient).exists()", abs_ref) == [True]
 
 
 def test_resolve_in_bundle() -> None:
     patient = {"resourceType": "Patient", "id": "a", "name": [{"family": "Bundled"}]}
-    obs = {"resourceType": "Observation", "status": "final", "code": {"text": "x"},
-           "subject": {"reference": "urn:uuid:1111"}, "performer": [{"reference": "Patient/a"}]}
+    obs = {
+        "resourceType": "Observation",
+        "status": "final",
+        "code": {"text": "x"},
+        "subject": {"reference": "urn:uuid:1111"},
+        "performer": [{"reference": "Patient/a"}],
+    }
     bundle = {
         "resourceType": "Bundle",
         "type": "collection",
@@ -464,8 +500,9 @@ def test_resolve_in_bundle() -> None:
     assert fp.compile("entry[1].resource.subject.resolve().name.family").evaluate(bundle) == [
         "Bundled"
     ]
-    assert fp.compile("type = 'document' implies entry.first().resource.is(Composition)")\
-        .evaluate(bundle) == [True]
+    assert fp.compile("type = 'document' implies entry.first().resource.is(Composition)").evaluate(
+        bundle
+    ) == [True]
 
 
 # ------------------------------------------------------------------ FHIR functions
@@ -478,8 +515,15 @@ def test_html_checks() -> None:
     empty = '<div xmlns="http://www.w3.org/1999/xhtml">  <p/> </div>'
     image = '<div xmlns="http://www.w3.org/1999/xhtml"><img src="a.png"/></div>'
     no_ns = "<div><p>hi</p></div>"
-    for div, expected in ((ok, True), (script, False), (event, False), (empty, False),
-                          (image, True), (no_ns, False), ("<div", False)):
+    for div, expected in (
+        (ok, True),
+        (script, False),
+        (event, False),
+        (empty, False),
+        (image, True),
+        (no_ns, False),
+        ("<div", False),
+    ):
         res = {"resourceType": "Patient", "text": {"status": "generated", "div": div}}
         assert ev("text.div.htmlChecks()", res) == [expected], div
 

@@ -258,13 +258,17 @@ def _full_url(resp: FhirResponse, outer: FhirRequest) -> str | None:
 # ---------------------------------------------------------------------------- transaction
 
 
-def run_transaction(entries: list[Entry], outer: FhirRequest) -> list[dict]:
+def run_transaction(
+    entries: list[Entry], outer: FhirRequest, *, prepared: bool = False
+) -> list[dict]:
+    """Process a transaction; ``prepared`` entries come from ``prepare_transaction``."""
     results: dict[int, dict] = {}
-    with atomic():
-        id_map = _assign_ids(entries, outer)
-        for entry in entries:
-            if entry.resource is not None and entry.method in ("POST", "PUT"):
-                _rewrite_references(entry, entry.resource, id_map)
+    with atomic(), repo.prevalidated(prepared):
+        id_map = {} if prepared else _assign_ids(entries, outer)
+        if not prepared:
+            for entry in entries:
+                if entry.resource is not None and entry.method in ("POST", "PUT"):
+                    _rewrite_references(entry, entry.resource, id_map)
         for entry in sorted(entries, key=lambda e: ORDER[e.method]):
             try:
                 resp = _transaction_entry(entry, outer, id_map)
@@ -274,6 +278,67 @@ def run_transaction(entries: list[Entry], outer: FhirRequest) -> list[dict]:
                 raise EntryError(entry.index, _error_from(resp))
             results[entry.index] = _response_entry(resp, _full_url(resp, outer))
     return [results[i] for i in range(len(entries))]
+
+
+class NeedsDatabase(Exception):
+    """The transaction has conditional parts, which only the database can resolve."""
+
+
+def prepare_transaction(entries: list[Entry]) -> list[Entry]:
+    """Do, without the database, what a plain transaction needs before it is written.
+
+    For Bundles with no conditional create, update, delete or reference (such as the exports
+    of other systems and Synthea): assign the ids of POST entries, rewrite ``urn:uuid:``
+    references, and validate every resource, so that an importer can run this in another
+    process while the database writes the previous Bundle. Raises NeedsDatabase otherwise,
+    ValidationFailed (wrapped in EntryError) for an invalid entry.
+    """
+    from ehr.fhir.validation import validation_enabled
+    from ehr.fhir.validation.issues import ValidationFailed
+    from ehr.fhir.validation.validator import validate
+
+    id_map: dict[str, str] = {}
+    seen: set[str] = set()
+    for entry in entries:
+        if entry.method in ("DELETE", "PATCH", "GET", "HEAD") or "?" in entry.url:
+            raise NeedsDatabase
+        if entry.request.get("ifNoneExist") or entry.request.get("ifMatch"):
+            raise NeedsDatabase
+        fu = entry.full_url
+        if fu:
+            if fu in seen:
+                raise EntryError(entry.index, FhirError(f"Duplicate fullUrl '{fu}'"))
+            seen.add(fu)
+        if entry.method == "POST":
+            rtype = entry.url.strip("/")
+            try:
+                repo.check_type(rtype)
+            except FhirError as err:
+                raise EntryError(entry.index, err) from None
+            rid = repo.new_id()
+            entry.request = {**entry.request, "_assigned": (rid, False)}
+            if fu:
+                id_map[fu] = f"{rtype}/{rid}"
+        elif fu and entry.resource is not None:
+            id_map[fu] = entry.url.strip("/")
+
+    def resolve(entry: Entry, ref: str, ids: dict[str, str]) -> str:
+        if "?" in ref and not ref.startswith("#"):
+            raise NeedsDatabase
+        return _resolve(entry, ref, ids)
+
+    for entry in entries:
+        resource = entry.resource
+        if resource is None or type(resource) is not dict:
+            continue
+        _rewrite_references(entry, resource, id_map, resolve)
+        if entry.method == "POST":
+            resource["id"] = entry.request["_assigned"][0]
+        if validation_enabled():
+            issues = validate(resource)
+            if any(i.severity == "error" for i in issues):
+                raise EntryError(entry.index, ValidationFailed(issues))
+    return entries
 
 
 def _error_from(resp: FhirResponse) -> FhirError:
@@ -327,13 +392,16 @@ def _assign_ids(entries: list[Entry], outer: FhirRequest) -> dict[str, str]:
     return id_map
 
 
-def _rewrite_references(entry: Entry, resource: object, id_map: dict[str, str]) -> None:
+def _rewrite_references(
+    entry: Entry, resource: object, id_map: dict[str, str], resolver=None
+) -> None:
     """Replace ``urn:uuid:`` and conditional references in place, everywhere in the resource."""
+    resolve = resolver or _resolve
 
     def visit(node: dict) -> None:
         ref = node.get("reference")
         if type(ref) is str:
-            node["reference"] = _resolve(entry, ref, id_map)
+            node["reference"] = resolve(entry, ref, id_map)
         for value in node.values():
             kind = type(value)
             if kind is dict:

@@ -104,10 +104,13 @@ def main() -> None:
         per_resource.append(best * 1e6)
     print(f"examples: {len(examples)} (Bundles left out: their entries are validated one by one)")
     print(f"invariant evaluations per resource: median {statistics.median(counts):.0f}")
-    print(f"evaluate all error invariants: median {statistics.median(per_resource):.1f} us, "
-          f"p90 {statistics.quantiles(per_resource, n=10)[-1]:.1f} us per resource")
-    print(f"walk + planning (not part of the figure): median "
-          f"{statistics.median(walk_times):.1f} us")
+    print(
+        f"evaluate all error invariants: median {statistics.median(per_resource):.1f} us, "
+        f"p90 {statistics.quantiles(per_resource, n=10)[-1]:.1f} us per resource"
+    )
+    print(
+        f"walk + planning (not part of the figure): median {statistics.median(walk_times):.1f} us"
+    )
     if errors:
         print(f"evaluation errors: {errors}")
 

@@ -33,7 +33,10 @@ CONSTANTS: dict[str, str] = {
     "sct": "http://snomed.info/sct",
     "loinc": "http://loinc.org",
 }
-_PREFIXED = {"vs-": "http://hl7.org/fhir/ValueSet/", "ext-": "http://hl7.org/fhir/StructureDefinition/"}
+_PREFIXED = {
+    "vs-": "http://hl7.org/fhir/ValueSet/",
+    "ext-": "http://hl7.org/fhir/StructureDefinition/",
+}
 
 
 # ------------------------------------------------------------------ navigation
@@ -111,11 +114,19 @@ def _count_children(items: list) -> int:
             for key, raw in v.items():
                 if key == "resourceType":
                     continue
-                if key[0] == "_":
-                    if key[1:] in v:
-                        continue
+                if key[0] == "_" and key[1:] in v:
+                    continue
                 if type(raw) is list:
-                    n += sum(1 for x in raw if x is not None) if key[0] != "_" else len(raw)
+                    ext = v.get("_" + key) if key[0] != "_" else None
+                    if type(ext) is list:  # primitive array: an item is a value or an extension
+                        n += sum(
+                            1
+                            for i in range(max(len(raw), len(ext)))
+                            if (i < len(raw) and raw[i] is not None)
+                            or (i < len(ext) and ext[i] is not None)
+                        )
+                    else:
+                        n += sum(1 for x in raw if x is not None)
                 else:
                     n += 1
         else:
@@ -442,7 +453,7 @@ def _focus_free(node: ast.Expr) -> bool:
     if isinstance(node, ast.Literal | ast.EmptyLiteral):
         return True
     if isinstance(node, ast.External):
-        return node.name != "context" or True
+        return True  # %resource, %rootResource, %context and constants are fixed per evaluation
     if isinstance(node, ast.Identifier | ast.Variable):
         return False
     if isinstance(node, ast.Function):

@@ -127,9 +127,7 @@ def compare(a: Any, b: Any) -> int | None:
             b = Quantity(Decimal(b), "1")
         if type(a) is Quantity and type(b) is Quantity:
             return qty.compare(a, b)
-    raise FhirPathEvaluationError(
-        f"cannot compare {_type_label(a)} with {_type_label(b)}"
-    )
+    raise FhirPathEvaluationError(f"cannot compare {_type_label(a)} with {_type_label(b)}")
 
 
 def _type_label(v: Any) -> str:

@@ -29,9 +29,7 @@ def truth(items: list) -> bool | None:
     if n == 0:
         return None
     if n > 1:
-        raise FhirPathEvaluationError(
-            f"expected a single boolean but the collection has {n} items"
-        )
+        raise FhirPathEvaluationError(f"expected a single boolean but the collection has {n} items")
     v = items[0]
     if v is True or v is False:
         return v

@@ -428,10 +428,7 @@ def member_present(member: Member, d: dict) -> bool:
         if v is not None and v != []:
             return True
         return member.primitive and d.get("_" + key) is not None
-    for key in d:
-        if (key[1:] if key[0] == "_" else key) in choices:
-            return True
-    return False
+    return any((key[1:] if key[0] == "_" else key) in choices for key in d)
 
 
 def navigate_into(node: Node, name: str, out: list) -> None:

@@ -12,11 +12,10 @@ import xml.etree.ElementTree as ET
 from functools import lru_cache
 
 XHTML = "{http://www.w3.org/1999/xhtml}"
-ALLOWED_ELEMENTS = frozenset(
-    """a abbr acronym b big blockquote br caption cite code col colgroup dd dfn div dl dt em
-    h1 h2 h3 h4 h5 h6 hr i img li ol p pre q samp small span strong sub sup table tbody td
-    tfoot th thead tr tt ul var""".split()
-)
+_ELEMENTS = """a abbr acronym b big blockquote br caption cite code col colgroup dd dfn div dl
+    dt em h1 h2 h3 h4 h5 h6 hr i img li ol p pre q samp small span strong sub sup table tbody
+    td tfoot th thead tr tt ul var"""
+ALLOWED_ELEMENTS = frozenset(_ELEMENTS.split())
 _CORE = "id class style title lang dir"
 ALLOWED_ATTRIBUTES = frozenset(
     f"""{_CORE} href name rel rev hreflang charset type shape coords target src alt longdesc

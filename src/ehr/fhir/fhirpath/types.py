@@ -46,9 +46,7 @@ def type_test(spec: TypeSpec) -> Callable[[Any], bool]:
                 t = model.untyped_type(item.value)
                 if t is None:
                     return False
-                return (fhir and t == name) or (
-                    system and model.PRIMITIVE_SYSTEM.get(t) == name
-                )
+                return (fhir and t == name) or (system and model.PRIMITIVE_SYSTEM.get(t) == name)
             if fhir and name in st.ancestors:
                 return True
             return system and (st.system == name or name == "Any")

@@ -7,16 +7,26 @@ chunks, one database transaction per chunk.
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import sys
 import time
+from collections import deque
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import orjson
 from tqdm import tqdm
 
 from ehr.fhir import jsonio
-from ehr.fhir.api.bundles import Entry, run_batch, run_transaction
+from ehr.fhir.api.bundles import (
+    Entry,
+    NeedsDatabase,
+    prepare_transaction,
+    run_batch,
+    run_transaction,
+)
 from ehr.fhir.api.http import FhirRequest
 from ehr.fhir.errors import FhirError
 
@@ -24,8 +34,9 @@ NDJSON_CHUNK = 500
 
 
 class ImportFailure(Exception):
-    def __init__(self, where: str, message: str):
-        super().__init__(f"{where}: {message}")
+    def __init__(self, where: str, message: str | None = None):
+        # one argument when re-created from a pickle (worker -> importer)
+        super().__init__(where if message is None else f"{where}: {message}")
 
 
 def _request() -> FhirRequest:
@@ -116,8 +127,98 @@ def _bar(label: str, progress: bool, total: int | None = None) -> tqdm:
     )
 
 
-def import_paths(paths: list[Path], *, progress: bool = True) -> int:
-    """Import every file; report each failure by file and entry. Exit status 0 or 1."""
+def _chunk_entries(resources: list) -> list[Entry]:
+    entries = []
+    for i, res in enumerate(resources):
+        if not isinstance(res, dict) or "resourceType" not in res:
+            raise FhirError(f"Bundle.entry[{i}]: not a FHIR resource")
+        if res.get("id"):
+            url, method = f"{res['resourceType']}/{res['id']}", "PUT"
+        else:
+            url, method = res["resourceType"], "POST"
+        entries.append(Entry(i, method, url, None, res, {"method": method, "url": url}))
+    return entries
+
+
+def _prepare(entries: list[Entry]) -> tuple[list[Entry], bool]:
+    try:
+        return prepare_transaction(entries), True
+    except NeedsDatabase:
+        return entries, False
+
+
+def read_and_prepare(path: Path) -> list[tuple[str, int, object, bool]]:
+    """Parse one file and prepare its transactions (runs in a worker process).
+
+    Returns units to write, each ``(where, count, entries or document, prepared)``; a unit
+    whose third item is an ``ImportFailure`` reports a problem instead.
+    """
+    units: list[tuple[str, int, object, bool]] = []
+    if path.suffix == ".ndjson":
+        try:
+            for first_line, chunk in _ndjson_chunks(path):
+                where = f"{path} (lines from {first_line})"
+                try:
+                    entries, ready = _prepare(_chunk_entries(chunk))
+                except FhirError as err:
+                    units.append(
+                        (where, 0, ImportFailure(where, _entry_line(err, first_line)), False)
+                    )
+                    return units
+                units.append((where, len(chunk), entries, ready))
+        except ImportFailure as exc:
+            units.append((str(path), 0, exc, False))
+        return units
+    try:
+        data = jsonio.loads(path.read_bytes())
+    except jsonio.JSONDecodeError as exc:
+        return [(str(path), 0, ImportFailure(str(path), f"malformed JSON: {exc}"), False)]
+    if not isinstance(data, dict):
+        return [(str(path), 0, ImportFailure(str(path), "not a FHIR resource or Bundle"), False)]
+    if data.get("resourceType") == "Bundle" and data.get("type") == "transaction":
+        try:
+            entries, ready = _prepare(_entries_of(data))
+        except FhirError as err:
+            return [(str(path), 0, ImportFailure(str(path), err.message), False)]
+        return [(str(path), len(entries), entries, ready)]
+    return [(str(path), 0, data, False)]
+
+
+def _write_unit(where: str, payload: object, prepared: bool) -> int:
+    if isinstance(payload, list):  # entries of a transaction (a Bundle or an NDJSON chunk)
+        run_transaction(payload, _request(), prepared=prepared)
+        return len(payload)
+    return load_bundle(payload)
+
+
+def _prepared_in_order(files: list[Path], workers: int) -> Iterator[tuple[Path, list]]:
+    """Files parsed and prepared ahead by worker processes, handed over in order."""
+    if workers < 1 or len(files) < 2:
+        for path in files:
+            yield path, read_and_prepare(path)
+        return
+    ctx = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        window: deque = deque()
+        queue = iter(files)
+        for path in queue:
+            window.append((path, pool.submit(read_and_prepare, path)))
+            if len(window) >= workers * 3:
+                break
+        while window:
+            path, future = window.popleft()
+            nxt = next(queue, None)
+            if nxt is not None:
+                window.append((nxt, pool.submit(read_and_prepare, nxt)))
+            yield path, future.result()
+
+
+def import_paths(paths: list[Path], *, progress: bool = True, workers: int | None = None) -> int:
+    """Import every file; report each failure by file and entry. Exit status 0 or 1.
+
+    Parsing and validation run in worker processes (one per spare core) while this process
+    writes the previous file, one database transaction per Bundle or NDJSON chunk.
+    """
     failures = 0
     written = 0
     try:
@@ -125,36 +226,31 @@ def import_paths(paths: list[Path], *, progress: bool = True) -> int:
     except ImportFailure as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    if workers is None:
+        workers = max(1, (os.cpu_count() or 1) - 1)
     started = time.perf_counter()
     with _bar("import", progress) as bar:
-        for path in files:
-            try:
-                if path.suffix == ".ndjson":
-                    for first_line, chunk in _ndjson_chunks(path):
-                        try:
-                            _put_all(chunk)
-                        except FhirError as err:
-                            raise ImportFailure(
-                                f"{path} (lines from {first_line})", _entry_line(err, first_line)
-                            ) from None
-                        bar.update(len(chunk))
-                        written += len(chunk)
-                else:
-                    try:
-                        data = jsonio.loads(path.read_bytes())
-                    except jsonio.JSONDecodeError as exc:
-                        raise ImportFailure(str(path), f"malformed JSON: {exc}") from None
-                    if not isinstance(data, dict):
-                        raise ImportFailure(str(path), "not a FHIR resource or Bundle")
-                    try:
-                        n = load_bundle(data)
-                    except FhirError as err:
-                        raise ImportFailure(str(path), err.message) from None
-                    bar.update(n)
-                    written += n
-            except ImportFailure as exc:
-                failures += 1
-                tqdm.write(f"error: {exc}", file=sys.stderr)
+        # The workers are forked before this process opens the database.
+        for _path, units in _prepared_in_order(files, workers):
+            failed = False
+            for where, _count, payload, prepared in units:
+                if isinstance(payload, ImportFailure):
+                    tqdm.write(f"error: {payload}", file=sys.stderr)
+                    failed = True
+                    break
+                try:
+                    n = _write_unit(where, payload, prepared)
+                except FhirError as err:
+                    message = err.message
+                    if " (lines from " in where:
+                        first = int(where.rsplit(" ", 1)[-1].rstrip(")"))
+                        message = _entry_line(err, first)
+                    tqdm.write(f"error: {where}: {message}", file=sys.stderr)
+                    failed = True
+                    break
+                bar.update(n)
+                written += n
+            failures += failed
     elapsed = time.perf_counter() - started
     rate = written / elapsed if elapsed > 0 else 0
     print(

@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 import time
 import uuid
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -183,7 +185,7 @@ def _write(
     if existing is not None and now_us <= existing.updated_us:
         now_us = existing.updated_us + 1000
     content = _prepare(resource, resource_type, resource_id, version, now_us)
-    if validation_enabled():
+    if validation_enabled() and not _PREVALIDATED.get():
         problems = validate(resource)
         if any(i.severity == "error" for i in problems):
             raise ValidationFailed(problems)
@@ -233,6 +235,19 @@ def _write(
             [(pk, "Patient", p) for p in patients],
         )
     return Stored(resource_type, resource_id, version, now_us, False, content)
+
+
+_PREVALIDATED: ContextVar[bool] = ContextVar("prevalidated", default=False)
+
+
+@contextmanager
+def prevalidated(active: bool = True):
+    """Writes inside were validated upstream (``prepare_transaction``); skip doing it twice."""
+    token = _PREVALIDATED.set(active)
+    try:
+        yield
+    finally:
+        _PREVALIDATED.reset(token)
 
 
 def _clear_index(cur, pk: int) -> None:

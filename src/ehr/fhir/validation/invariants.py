@@ -6,6 +6,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from ehr.fhir.validation.issues import Issue
+from ehr.fhir.validation.native_invariants import native
 
 if TYPE_CHECKING:
     from ehr.fhir.validation.validator import Walker
@@ -38,18 +39,27 @@ def check(
     focus_type: str,
     focus_path: str,
 ) -> None:
+    results: dict[str, list] = {}  # txt-1 and txt-2 share one expression: evaluate it once
     for key, _severity, expression, human in rules:
+        fast = native(key, expression)
+        if fast is not None:
+            if not fast(node, walker.container):
+                walker.issues.append(Issue("error", "invariant", expr, f"{key}: {human}"))
+            continue
         compiled = _compiled(expression)
         if compiled is None:
             continue
         try:
-            result = compiled.evaluate(
-                walker.root,
-                node,
-                focus_type=focus_type,
-                focus_path=focus_path,
-                root_resource=walker.container,
-            )
+            if expression in results:
+                result = results[expression]
+            else:
+                result = results[expression] = compiled.evaluate(
+                    walker.root,
+                    node,
+                    focus_type=focus_type,
+                    focus_path=focus_path,
+                    root_resource=walker.container,
+                )
         except Exception as exc:  # evaluation errors are findings, never crashes
             if any(i.severity == "error" and i.expression.startswith(expr) for i in walker.issues):
                 continue  # the node is already broken; the invariant cannot say more

@@ -78,8 +78,12 @@ class Walker:
             return
         for i, item in enumerate(items):
             if type(item) is dict and "resourceType" in item and not item.get("id"):
-                self.error(f"{expr}.contained[{i}]", "dom-3: a contained resource must have an "
-                           "id, so that the containing resource can refer to it", "invariant")
+                self.error(
+                    f"{expr}.contained[{i}]",
+                    "dom-3: a contained resource must have an "
+                    "id, so that the containing resource can refer to it",
+                    "invariant",
+                )
 
     # ------------------------------------------------------------------ nodes
 
