@@ -31,6 +31,7 @@ from ehr.fhir.fhirpath import ast
 from ehr.fhir.fhirpath.compiler import Closure, compile_tree
 from ehr.fhir.fhirpath.context import Context
 from ehr.fhir.fhirpath.errors import FhirPathError, FhirPathEvaluationError, FhirPathSyntaxError
+from ehr.fhir.fhirpath.logic import FALSE, TRUE
 from ehr.fhir.fhirpath.model import Node, focus_struct, iter_elements, resource_node
 from ehr.fhir.fhirpath.parser import parse
 from ehr.fhir.fhirpath.values import to_plain
@@ -173,7 +174,16 @@ class Evaluation:
         """Truth of the result (see ``truthy``)."""
         if type(expression) is str:
             expression = compile(expression)
-        return truthy(self.run(expression, focus))  # type: ignore[arg-type]
+        ctx = self._ctx
+        start = [focus if focus is not None else self.resource]
+        ctx.context = start
+        ctx.memo = None
+        result = expression._fn(ctx, start)  # type: ignore[union-attr]
+        if result is TRUE:
+            return True
+        if result is FALSE:
+            return False
+        return truthy(result)
 
 
 def truthy(result: list) -> bool | None:

@@ -153,7 +153,7 @@ class Compiler:
     def compile(self, node: ast.Expr) -> Closure:
         fn = self._compile(node)
         if self.lazy_depth and _worth_memoizing(node) and _focus_free(node):
-            return _memoized(fn)
+            return _memoized(fn, _canonical(node))
         return fn
 
     def _compile(self, node: ast.Expr) -> Closure:
@@ -428,8 +428,8 @@ def _type_or_member(name: str) -> Closure:
     return type_or_member
 
 
-def _memoized(fn: Closure) -> Closure:
-    key = id(fn)
+def _memoized(fn: Closure, key: str) -> Closure:
+    """Computed once per evaluation; equal sub-expressions (same text) share the result."""
 
     def memo(ctx: Context, focus: list) -> list:
         cache = ctx.memo
@@ -440,8 +440,18 @@ def _memoized(fn: Closure) -> Closure:
             hit = cache[key] = fn(ctx, focus)
         return hit
 
-    memo.__dict__["_keep"] = fn  # keep fn alive so its id stays unique
     return memo
+
+
+def _canonical(node: object) -> str:
+    """The sub-expression as text, positions left out (the memo key)."""
+    if isinstance(node, tuple):
+        return "(" + ",".join(_canonical(x) for x in node) + ")"
+    slots = getattr(type(node), "__slots__", None)
+    if not slots:
+        return repr(node)
+    parts = [_canonical(getattr(node, name)) for name in slots if name != "pos"]
+    return type(node).__name__ + "[" + ",".join(parts) + "]"
 
 
 def _worth_memoizing(node: ast.Expr) -> bool:

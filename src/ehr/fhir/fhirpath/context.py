@@ -23,4 +23,4 @@ class Context:
         self.variables = variables
         self.index: int | None = None  # $index
         self.total: list | None = None  # $total
-        self.memo: dict[int, list] | None = None  # focus-independent sub-results
+        self.memo: dict[str, list] | None = None  # focus-independent sub-results

@@ -28,7 +28,7 @@ from ehr.fhir.fhirpath.logic import EMPTY, FALSE, TRUE, boolean, single, truth
 from ehr.fhir.fhirpath.model import Node
 from ehr.fhir.fhirpath.quantity import Quantity
 from ehr.fhir.fhirpath.temporal import Temporal
-from ehr.fhir.fhirpath.values import system_value, to_decimal
+from ehr.fhir.fhirpath.values import system_value
 
 Closure = Callable[[Context, list], list]
 
@@ -906,10 +906,3 @@ def _in_bundle(bundle: dict, ref: str, current: Any) -> dict | None:
         if type(r) is dict and r.get("resourceType") == rtype and r.get("id") == rid:
             return r
     return None
-
-
-def to_decimal_or_none(v: Any) -> Decimal | None:
-    try:
-        return to_decimal(v)
-    except (InvalidOperation, TypeError):
-        return None

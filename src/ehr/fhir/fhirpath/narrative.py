@@ -8,10 +8,9 @@ and 12, no forms, frames, scripts or objects), carry no event handler attributes
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
 from functools import lru_cache
+from xml.parsers import expat
 
-XHTML = "{http://www.w3.org/1999/xhtml}"
 _ELEMENTS = """a abbr acronym b big blockquote br caption cite code col colgroup dd dfn div dl
     dt em h1 h2 h3 h4 h5 h6 hr i img li ol p pre q samp small span strong sub sup table tbody
     td tfoot th thead tr tt ul var"""
@@ -23,33 +22,55 @@ ALLOWED_ATTRIBUTES = frozenset(
     cellspacing cellpadding bgcolor abbr axis headers scope rowspan colspan char charoff
     nowrap span start value compact cite datetime clear noshade size accesskey tabindex""".split()
 )
-_XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+
+
+class _Checker:
+    """expat callbacks: no tree is built, the first violation stops the parse."""
+
+    __slots__ = ("ok", "content", "depth")
+
+    def __init__(self) -> None:
+        self.ok = True
+        self.content = False
+        self.depth = 0
+
+    def start(self, name: str, attrs: dict[str, str]) -> None:
+        ns, _, local = name.rpartition(" ")
+        if ns != _NS or local not in ALLOWED_ELEMENTS or (self.depth == 0 and local != "div"):
+            raise _Invalid
+        self.depth += 1
+        if local == "img":
+            self.content = True
+        for attr, value in attrs.items():
+            if attr == _XML_LANG:
+                continue
+            if " " in attr or attr not in ALLOWED_ATTRIBUTES:
+                raise _Invalid
+            if attr in ("href", "src") and value.strip().lower().startswith("javascript:"):
+                raise _Invalid
+
+    def text(self, data: str) -> None:
+        if not self.content and not data.isspace():
+            self.content = True
+
+
+class _Invalid(Exception):
+    pass
+
+
+_NS = "http://www.w3.org/1999/xhtml"
+_XML_LANG = "http://www.w3.org/XML/1998/namespace lang"
 
 
 @lru_cache(maxsize=256)
 def check(div: str) -> bool:
     """True when ``div`` satisfies the FHIR narrative rules."""
+    checker = _Checker()
+    parser = expat.ParserCreate(namespace_separator=" ")
+    parser.StartElementHandler = checker.start
+    parser.CharacterDataHandler = checker.text
     try:
-        root = ET.fromstring(div)
-    except ET.ParseError:
+        parser.Parse(div, True)
+    except (_Invalid, expat.ExpatError):
         return False
-    if root.tag != XHTML + "div":
-        return False
-    has_content = False
-    for el in root.iter():
-        tag = el.tag
-        if not isinstance(tag, str) or not tag.startswith(XHTML):
-            return False
-        local = tag[len(XHTML) :]
-        if local not in ALLOWED_ELEMENTS:
-            return False
-        for attr, value in el.attrib.items():
-            if attr == _XML_LANG:
-                continue
-            if attr.startswith("{") or attr not in ALLOWED_ATTRIBUTES:
-                return False
-            if attr in ("href", "src") and value.strip().lower().startswith("javascript:"):
-                return False
-        if local == "img" or (el.text and el.text.strip()) or (el.tail and el.tail.strip()):
-            has_content = True
-    return has_content
+    return checker.depth > 0 and checker.content
