@@ -82,9 +82,31 @@ def test_killed_import_leaves_only_whole_transactions(db_url, tmp_path):
     deadline = time.time() + 60
     while time.time() < deadline and count_rows(db_url, "fhir_resource") < 3000:
         time.sleep(0.02)
+    workers = _children(proc.pid)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     resources = count_rows(db_url, "fhir_resource")
     assert 0 < resources < running, "the import should have been interrupted mid-way"
     assert resources in prefix_sums
     assert count_rows(db_url, "fhir_resource_version") == resources
+    # The worker processes that parse and validate ahead die with the importer.
+    deadline = time.time() + 10
+    while time.time() < deadline and any(os.path.exists(f"/proc/{w}") for w in workers):
+        time.sleep(0.05)
+    assert workers and not any(_alive(w) for w in workers)
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as fh:
+            return [int(p) for p in fh.read().split()]
+    except OSError:
+        return []
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split()[2] != "Z"
+    except OSError:
+        return False

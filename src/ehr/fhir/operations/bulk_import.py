@@ -191,6 +191,19 @@ def _write_unit(where: str, payload: object, prepared: bool) -> int:
     return load_bundle(payload)
 
 
+def _die_with_parent() -> None:
+    """A worker must not outlive an importer that was killed (even with kill -9)."""
+    try:
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
+    except (OSError, AttributeError):  # not Linux: the worker ends when its pipe closes
+        pass
+
+
 def _prepared_in_order(files: list[Path], workers: int) -> Iterator[tuple[Path, list]]:
     """Files parsed and prepared ahead by worker processes, handed over in order."""
     if workers < 1 or len(files) < 2:
@@ -198,7 +211,9 @@ def _prepared_in_order(files: list[Path], workers: int) -> Iterator[tuple[Path, 
             yield path, read_and_prepare(path)
         return
     ctx = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+    with ProcessPoolExecutor(
+        max_workers=workers, mp_context=ctx, initializer=_die_with_parent
+    ) as pool:
         window: deque = deque()
         queue = iter(files)
         for path in queue:

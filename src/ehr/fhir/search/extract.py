@@ -31,8 +31,8 @@ def _token_branches(resource_type: str) -> tuple[tuple[str, tuple], ...]:
     return tuple(out)
 
 
-def token_rows(resource_type: str, resource: dict) -> list[tuple[str, int, int, str | None, str]]:
-    """``(param, hash_value, hash_sys_value, system, code)`` for each indexed token value."""
+def token_rows(resource_type: str, resource: dict) -> list[tuple]:
+    """``(param, hash_param, hash_value, hash_sys_value, hash_system, system, code)`` rows."""
     rows = []
     seen = set()
     for name, branches in _token_branches(resource_type):
@@ -45,8 +45,10 @@ def token_rows(resource_type: str, resource: dict) -> list[tuple[str, int, int, 
                 rows.append(
                     (
                         name,
+                        hash64(resource_type, name),
                         hash64(resource_type, name, code),
                         hash64(resource_type, name, system or "", code),
+                        hash64(resource_type, name, system or ""),
                         system,
                         code,
                     )

@@ -84,15 +84,157 @@ class TokenIndex(models.Model):
     resource = models.ForeignKey(Resource, on_delete=models.CASCADE, db_column="resource_id")
     resource_type = models.CharField(max_length=64)
     param = models.CharField(max_length=64)
+    hash_param = models.BigIntegerField(default=0, help_text="hash(type, param)")
     hash_value = models.BigIntegerField(help_text="hash(type, param, code)")
     hash_sys_value = models.BigIntegerField(help_text="hash(type, param, system, code)")
+    hash_system = models.BigIntegerField(default=0, help_text="hash(type, param, system)")
     system = models.TextField(null=True)
     code = models.TextField(null=True)
+    text = models.TextField(null=True, help_text="folded display/text, for :text")
 
     class Meta:
         db_table = "fhir_token"
         indexes = [
             models.Index(fields=["hash_value"], name="fhir_token_value"),
             models.Index(fields=["hash_sys_value"], name="fhir_token_sys_value"),
+            models.Index(fields=["hash_system"], name="fhir_token_system"),
             models.Index(fields=["resource"], name="fhir_token_res"),
+        ]
+
+
+# ---------------------------------------------------------------------------- search indexes
+# One narrow table per kind of search value, as the search engine's index. Every row carries
+# ``hash_param`` = hash(resource type, parameter name); lookups are equalities or ranges on
+# hashed or normalised columns, so a selective search reads a handful of index entries.
+
+
+class StringIndex(models.Model):
+    id = models.BigAutoField(primary_key=True)
+    resource = models.ForeignKey(Resource, on_delete=models.CASCADE, db_column="resource_id")
+    hash_param = models.BigIntegerField()
+    value_norm = models.CharField(max_length=200, help_text="case- and accent-folded, trimmed")
+    value_exact = models.TextField()
+
+    class Meta:
+        db_table = "fhir_string"
+        indexes = [
+            models.Index(fields=["hash_param", "value_norm"], name="fhir_string_norm"),
+            models.Index(fields=["resource"], name="fhir_string_res"),
+        ]
+
+
+class DateIndex(models.Model):
+    id = models.BigAutoField(primary_key=True)
+    resource = models.ForeignKey(Resource, on_delete=models.CASCADE, db_column="resource_id")
+    hash_param = models.BigIntegerField()
+    low_us = models.BigIntegerField(help_text="start of the implicit range, µs since epoch")
+    high_us = models.BigIntegerField(help_text="end of the implicit range (inclusive), µs")
+
+    class Meta:
+        db_table = "fhir_date"
+        indexes = [
+            models.Index(fields=["hash_param", "low_us"], name="fhir_date_low"),
+            models.Index(fields=["hash_param", "high_us"], name="fhir_date_high"),
+            models.Index(fields=["resource"], name="fhir_date_res"),
+        ]
+
+
+class NumberIndex(models.Model):
+    id = models.BigAutoField(primary_key=True)
+    resource = models.ForeignKey(Resource, on_delete=models.CASCADE, db_column="resource_id")
+    hash_param = models.BigIntegerField()
+    value = models.FloatField()
+    low = models.FloatField(help_text="value minus half its last significant digit")
+    high = models.FloatField()
+
+    class Meta:
+        db_table = "fhir_number"
+        indexes = [
+            models.Index(fields=["hash_param", "value"], name="fhir_number_value"),
+            models.Index(fields=["resource"], name="fhir_number_res"),
+        ]
+
+
+class QuantityIndex(models.Model):
+    id = models.BigAutoField(primary_key=True)
+    resource = models.ForeignKey(Resource, on_delete=models.CASCADE, db_column="resource_id")
+    hash_param = models.BigIntegerField()
+    hash_units = models.BigIntegerField(help_text="hash(type, param, system, code); 0 if none")
+    hash_code = models.BigIntegerField(help_text="hash(type, param, code or unit); 0 if none")
+    value = models.FloatField()
+    low = models.FloatField()
+    high = models.FloatField()
+
+    class Meta:
+        db_table = "fhir_quantity"
+        indexes = [
+            models.Index(fields=["hash_param", "value"], name="fhir_quantity_value"),
+            models.Index(fields=["hash_units", "value"], name="fhir_quantity_units"),
+            models.Index(fields=["hash_code", "value"], name="fhir_quantity_code"),
+            models.Index(fields=["resource"], name="fhir_quantity_res"),
+        ]
+
+
+class ReferenceIndex(models.Model):
+    id = models.BigAutoField(primary_key=True)
+    resource = models.ForeignKey(Resource, on_delete=models.CASCADE, db_column="resource_id")
+    hash_param = models.BigIntegerField()
+    target_type = models.CharField(max_length=64, null=True)
+    target_id = models.CharField(max_length=64, null=True)
+    target_url = models.TextField(null=True, help_text="absolute or canonical references")
+
+    class Meta:
+        db_table = "fhir_reference"
+        indexes = [
+            models.Index(
+                fields=["hash_param", "target_id", "target_type"], name="fhir_reference_target"
+            ),
+            models.Index(fields=["target_id", "target_type"], name="fhir_reference_rev"),
+            models.Index(fields=["resource"], name="fhir_reference_res"),
+        ]
+
+
+class UriIndex(models.Model):
+    id = models.BigAutoField(primary_key=True)
+    resource = models.ForeignKey(Resource, on_delete=models.CASCADE, db_column="resource_id")
+    hash_param = models.BigIntegerField()
+    value = models.TextField()
+
+    class Meta:
+        db_table = "fhir_uri"
+        indexes = [
+            models.Index(fields=["hash_param", "value"], name="fhir_uri_value"),
+            models.Index(fields=["resource"], name="fhir_uri_res"),
+        ]
+
+
+class TextIndex(models.Model):
+    """Narrative text (``_text``) and all string content (``_content``), folded, for search."""
+
+    resource = models.OneToOneField(
+        Resource, on_delete=models.CASCADE, db_column="resource_id", primary_key=True
+    )
+    narrative = models.TextField(null=True)
+    content = models.TextField(null=True)
+
+    class Meta:
+        db_table = "fhir_text"
+
+
+class CompositeIndex(models.Model):
+    """Composite parameters: the first component(s) hashed into ``hash_key``, a numeric or date
+    second component as a range (``low``/``high``), all from the same element instance."""
+
+    id = models.BigAutoField(primary_key=True)
+    resource = models.ForeignKey(Resource, on_delete=models.CASCADE, db_column="resource_id")
+    hash_param = models.BigIntegerField()
+    hash_key = models.BigIntegerField()
+    low = models.FloatField(null=True)
+    high = models.FloatField(null=True)
+
+    class Meta:
+        db_table = "fhir_composite"
+        indexes = [
+            models.Index(fields=["hash_key", "low"], name="fhir_composite_key"),
+            models.Index(fields=["resource"], name="fhir_composite_res"),
         ]

@@ -221,8 +221,9 @@ def _write(
     if tokens:
         cur.executemany(
             sql(
-                "INSERT INTO fhir_token (resource_id, resource_type, param, hash_value, "
-                "hash_sys_value, system, code) VALUES (?, ?, ?, ?, ?, ?, ?)"
+                "INSERT INTO fhir_token (resource_id, resource_type, param, hash_param, "
+                "hash_value, hash_sys_value, hash_system, system, code) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
             ),
             [(pk, resource_type, *t) for t in tokens],
         )

@@ -250,7 +250,7 @@ class Walker:
             self.element_invariants(er, value, expr)
 
     def element_invariants(self, er: ElementRule, value: Any, expr: str) -> None:
-        """Invariants declared on the element where it is used (e.g. org-3 on Organization.address)."""
+        """Invariants declared where the element is used (e.g. org-3 on Organization.address)."""
         if er.kind == "backbone":
             return  # already checked as the invariants of the backbone node itself
         invariants.check(self, er.invariants, value, expr, er.type, er.type)
