@@ -273,5 +273,20 @@ def test_capability_statement_describes_what_is_supported(fhir):
     patient = next(r for r in rest["resource"] if r["type"] == "Patient")
     codes = {i["code"] for i in patient["interaction"]}
     assert {"read", "vread", "create", "update", "patch", "delete", "history-instance"} <= codes
-    assert {p["name"] for p in patient["searchParam"]} == {"_id", "identifier"}
-    assert {i["code"] for i in rest["interaction"]} == {"transaction", "batch", "history-system"}
+    names = {p["name"] for p in patient["searchParam"]}
+    from ehr.fhir import definitions
+
+    official = {
+        n
+        for n, d in definitions.search_params("Patient").items()
+        if d["type"] != "special" and n not in ("_query", "_filter")
+    }
+    assert official <= names and {"_id", "_lastUpdated", "_has", "_list"} <= names
+    assert {"name", "birthdate", "identifier", "general-practitioner"} <= names
+    assert {o["name"] for o in patient["operation"]} == {"validate", "everything"}
+    assert {i["code"] for i in rest["interaction"]} == {
+        "transaction",
+        "batch",
+        "history-system",
+        "search-system",
+    }

@@ -19,7 +19,8 @@ import orjson
 from ehr.fhir.api import interactions as ix
 from ehr.fhir.api.http import FhirRequest, FhirResponse
 from ehr.fhir.errors import FhirError, MultipleMatches, NotFound, PreconditionFailed
-from ehr.fhir.search import basic as search
+from ehr.fhir.search import engine as search
+from ehr.fhir.storage import index_writer
 from ehr.fhir.storage import repository as repo
 from ehr.fhir.storage.db import atomic, isolated, lock_key
 
@@ -263,6 +264,19 @@ def run_transaction(
 ) -> list[dict]:
     """Process a transaction; ``prepared`` entries come from ``prepare_transaction``."""
     results: dict[int, dict] = {}
+    ready = (
+        {id(e.resource): e.request["_index"] for e in entries if "_index" in e.request}
+        if prepared
+        else None
+    )
+    token = index_writer.PRECOMPUTED.set(ready)
+    try:
+        return _run_transaction(entries, outer, prepared, results)
+    finally:
+        index_writer.PRECOMPUTED.reset(token)
+
+
+def _run_transaction(entries: list[Entry], outer: FhirRequest, prepared: bool, results: dict):
     with atomic(), repo.prevalidated(prepared):
         id_map = {} if prepared else _assign_ids(entries, outer)
         if not prepared:
@@ -293,6 +307,8 @@ def prepare_transaction(entries: list[Entry]) -> list[Entry]:
     process while the database writes the previous Bundle. Raises NeedsDatabase otherwise,
     ValidationFailed (wrapped in EntryError) for an invalid entry.
     """
+    from ehr.fhir import definitions
+    from ehr.fhir.search.index_values import extract as extract_index
     from ehr.fhir.validation import validation_enabled
     from ehr.fhir.validation.issues import ValidationFailed
     from ehr.fhir.validation.validator import validate
@@ -338,6 +354,9 @@ def prepare_transaction(entries: list[Entry]) -> list[Entry]:
             issues = validate(resource)
             if any(i.severity == "error" for i in issues):
                 raise EntryError(entry.index, ValidationFailed(issues))
+        rtype = resource.get("resourceType")
+        if isinstance(rtype, str) and definitions.is_resource_type(rtype):
+            entry.request["_index"] = extract_index(rtype, resource)
     return entries
 
 

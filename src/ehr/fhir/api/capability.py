@@ -7,7 +7,10 @@ from functools import cache
 
 from ehr import __version__
 from ehr.fhir import definitions
-from ehr.fhir.search.extract import INDEXED_TOKEN_PARAMS
+
+# Parameters of the definitions the engine does not answer (their kind needs a geo index).
+UNSUPPORTED = {"near", "_query", "_filter"}
+EXTRA_PARAMS = [("_list", "token"), ("_has", "special")]
 
 _STARTED = datetime.date.today().isoformat()
 
@@ -22,6 +25,15 @@ INTERACTIONS = [
     "create",
     "search-type",
 ]
+OPERATIONS = [
+    {"name": "validate", "definition": "http://hl7.org/fhir/OperationDefinition/Resource-validate"},
+]
+PATIENT_OPERATIONS = [
+    {
+        "name": "everything",
+        "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything",
+    },
+]
 
 
 @cache
@@ -30,16 +42,11 @@ def _resources() -> list[dict]:
     for rtype in sorted(definitions.resource_types()):
         params = definitions.search_params(rtype)
         search = [
-            {
-                "name": "_id",
-                "type": "token",
-                "definition": "http://hl7.org/fhir/SearchParameter/Resource-id",
-            }
+            {"name": name, "type": sp["type"], "definition": sp["url"]}
+            for name, sp in sorted(params.items())
+            if sp["type"] != "special" and name not in UNSUPPORTED
         ]
-        for name in INDEXED_TOKEN_PARAMS:
-            sp = params.get(name)
-            if sp and sp["type"] == "token":
-                search.append({"name": name, "type": "token", "definition": sp["url"]})
+        search += [{"name": n, "type": t} for n, t in EXTRA_PARAMS]
         out.append(
             {
                 "type": rtype,
@@ -52,7 +59,10 @@ def _resources() -> list[dict]:
                 "conditionalRead": "modified-since",
                 "conditionalUpdate": True,
                 "conditionalDelete": "single",
+                "searchInclude": ["*"],
+                "searchRevInclude": ["*"],
                 "searchParam": search,
+                "operation": OPERATIONS + (PATIENT_OPERATIONS if rtype == "Patient" else []),
             }
         )
     return out
@@ -78,6 +88,7 @@ def capability_statement(base_url: str) -> dict:
                     {"code": "transaction"},
                     {"code": "batch"},
                     {"code": "history-system"},
+                    {"code": "search-system"},
                 ],
             }
         ],

@@ -19,10 +19,10 @@ from ehr.fhir.errors import (
     MethodNotAllowed,
     MultipleMatches,
     NotFound,
-    NotSupported,
     PreconditionFailed,
 )
-from ehr.fhir.search import basic as search
+from ehr.fhir.search import engine
+from ehr.fhir.search import engine as search
 from ehr.fhir.storage import repository as repo
 from ehr.fhir.storage.db import atomic, lock_key, write_unit
 from ehr.fhir.storage.repository import Stored
@@ -91,7 +91,9 @@ def dispatch(req: FhirRequest) -> FhirResponse:
             from ehr.fhir.api.bundles import process_bundle
 
             return process_bundle(req)
-        raise NotSupported("System-level search is not supported yet; search a resource type")
+        if method == "GET":
+            return search_type(req, None, req.query)
+        raise MethodNotAllowed(f"{req.method} is not allowed on the base URL")
     head = parts[0]
     if head == "metadata":
         _only(method, "GET")
@@ -103,6 +105,10 @@ def dispatch(req: FhirRequest) -> FhirResponse:
         return history(req, None, None)
     if head == "$validate":
         return validate_operation(req, None, None)
+    if head == "_search":
+        _only(method, "POST")
+        form = parse_qsl(req.body.decode("utf-8", "replace"), keep_blank_values=True)
+        return search_type(req, None, req.query + form)
     if head.startswith("$"):
         raise NotFound(f"Operation '{head}' is not supported")
     rtype = head
@@ -130,6 +136,11 @@ def dispatch(req: FhirRequest) -> FhirResponse:
             return history(req, rtype, None)
         if second == "$validate":
             return validate_operation(req, rtype, None)
+        if second == "$everything":
+            _only(method, "GET")
+            from ehr.fhir.operations.everything import everything
+
+            return everything(req, rtype, None)
         if second.startswith("$"):
             raise NotFound(f"Operation '{second}' is not supported on {rtype}")
         if method == "GET":
@@ -143,6 +154,22 @@ def dispatch(req: FhirRequest) -> FhirResponse:
         raise MethodNotAllowed(f"{req.method} is not allowed on /{rtype}/{second}")
     if parts[2] == "$validate" and len(parts) == 3:
         return validate_operation(req, rtype, second)
+    if parts[2] == "$everything" and len(parts) == 3:
+        _only(method, "GET")
+        from ehr.fhir.operations.everything import everything
+
+        return everything(req, rtype, second)
+    if len(parts) in (3, 4) and definitions.is_resource_type(parts[2]):
+        # compartment search: /Patient/123/Observation[/_search]
+        if len(parts) == 4 and parts[3] != "_search":
+            raise NotFound(f"Unknown path /fhir/{req.path}")
+        params = req.query
+        if len(parts) == 4:
+            _only(method, "POST")
+            params = params + parse_qsl(req.body.decode("utf-8", "replace"), keep_blank_values=True)
+        else:
+            _only(method, "GET")
+        return search_type(req, parts[2], params, compartment=(rtype, second))
     if parts[2] == "_history":
         _only(method, "GET")
         if len(parts) == 3:
@@ -439,39 +466,51 @@ def _link(req: FhirRequest, relation: str, path: str, params: list[tuple[str, st
     return {"relation": relation, "url": f"{req.base_url}/{path}" + (f"?{qs}" if qs else "")}
 
 
-def search_type(req: FhirRequest, rtype: str, params: list[tuple[str, str]]) -> FhirResponse:
+def search_type(
+    req: FhirRequest,
+    rtype: str | None,
+    params: list[tuple[str, str]],
+    *,
+    compartment: tuple[str, str] | None = None,
+) -> FhirResponse:
+    """Type, system (``rtype`` None) and compartment searches: a searchset Bundle."""
     summary = req.param("_summary")
     check_summary(summary)
     strict = "handling=strict" in (req.header("prefer") or "").replace(" ", "")
-    q = search.parse(rtype, params, strict=strict)
-    rows, total = search.run(q)
+    sreq = engine.parse(rtype, params, strict=strict)
+    path = rtype or ""
+    if compartment is not None:
+        ctype, cid = compartment
+        path = f"{ctype}/{cid}/{rtype}"
+        cond = engine.compartment_condition(ctype, cid, rtype)
+        if cond is None:
+            raise NotFound(f"{rtype} resources are not part of the {ctype} compartment")
+        sreq.extra.append(cond)
     if summary == "count":
-        rows = []
-    base_params = [(k, v) for k, v in params if k not in ("_offset",)]
-    links = [_link(req, "self", rtype, params)]
-    if q.offset + len(rows) < total and q.count:
-        links.append(
-            _link(req, "next", rtype, [*base_params, ("_offset", str(q.offset + q.count))])
-        )
-    if q.offset > 0:
-        prev = max(0, q.offset - q.count)
-        links.append(_link(req, "previous", rtype, [*base_params, ("_offset", str(prev))]))
-    entries = []
-    for stored in rows:
-        entry = {"search": {"mode": "match"}}
-        if summary not in (None, "false") or req.param("_elements"):
-            res = stored.resource()
-            res = (
-                summarize(res, summary)
-                if summary
-                else elements(res, req.param("_elements").split(","))
+        sreq.count = 0
+    page = engine.run(sreq)
+    links = [_link(req, "self", path, params)]
+    base = [(k, v) for k, v in params if k not in ("_offset", "_cursor", "_before")]
+    sorted_paging = bool(sreq.sort or sreq.offset)
+    if sorted_paging:
+        links.append(_link(req, "first", path, base))
+        if page.has_more:
+            links.append(
+                _link(req, "next", path, [*base, ("_offset", str(sreq.offset + sreq.count))])
             )
-            entries.append(
-                {"fullUrl": f"{req.base_url}/{rtype}/{stored.id}", "resource": res, **entry}
-            )
-        else:
-            entries.append(_bundle_entry(req, stored, entry))
-    if q.unsupported:
+        if sreq.offset > 0:
+            prev = max(0, sreq.offset - sreq.count)
+            links.append(_link(req, "previous", path, [*base, ("_offset", str(prev))]))
+    else:
+        links.append(_link(req, "first", path, base))
+        if page.has_more and page.keys:
+            links.append(_link(req, "next", path, [*base, ("_cursor", str(page.keys[-1]))]))
+        if (sreq.cursor is not None or sreq.before is not None) and page.keys:
+            links.append(_link(req, "previous", path, [*base, ("_before", str(page.keys[0]))]))
+    subset = summary not in (None, "false", "count") or req.param("_elements")
+    entries = [_search_entry(req, s, "match", summary, subset) for s in page.rows]
+    entries += [_search_entry(req, s, "include", summary, subset) for s in page.included]
+    if sreq.unsupported:
         warning = oo.outcome(
             *[
                 oo.issue(
@@ -480,18 +519,32 @@ def search_type(req: FhirRequest, rtype: str, params: list[tuple[str, str]]) -> 
                     f"Search parameter '{n}' is not supported and was ignored",
                     n,
                 )
-                for n in q.unsupported
+                for n in sreq.unsupported
             ]
         )
         entries.append({"resource": warning, "search": {"mode": "outcome"}})
-    bundle = {
-        "resourceType": "Bundle",
-        "type": "searchset",
-        "total": total,
-        "link": links,
-        "entry": entries,
-    }
+    bundle: dict = {"resourceType": "Bundle", "type": "searchset"}
+    if page.total is not None:
+        bundle["total"] = page.total
+    bundle["link"] = links
+    bundle["entry"] = entries
     return _json(200, bundle, req)
+
+
+def _search_entry(req: FhirRequest, stored: Stored, mode: str, summary, subset) -> dict:
+    extra = {"search": {"mode": mode}}
+    if not subset:
+        return _bundle_entry(req, stored, extra)
+    res = stored.resource()
+    if summary and summary != "false":
+        res = summarize(res, summary)
+    else:
+        res = elements(res, req.param("_elements").split(","))
+    return {
+        "fullUrl": f"{req.base_url}/{stored.resource_type}/{stored.id}",
+        "resource": res,
+        **extra,
+    }
 
 
 def _parse_instant(value: str, name: str) -> int:
@@ -507,7 +560,7 @@ def _parse_instant(value: str, name: str) -> int:
 def history(req: FhirRequest, rtype: str | None, rid: str | None) -> FhirResponse:
     since = req.param("_since")
     at = req.param("_at")
-    count = search._int("_count", req.param("_count") or "50", 1, search.MAX_COUNT)
+    count = engine._int("_count", req.param("_count") or "50", 1, engine.MAX_COUNT)
     cursor = req.param("_cursor")
     before = None
     if cursor is not None:

@@ -16,7 +16,8 @@ from datetime import UTC, datetime
 
 from ehr.fhir import definitions, jsonio
 from ehr.fhir.errors import Conflict, FhirError, Gone, NotFound, PreconditionFailed
-from ehr.fhir.search.extract import hash64, patient_compartments, token_rows
+from ehr.fhir.search.extract import hash64, patient_compartments
+from ehr.fhir.storage import index_writer
 from ehr.fhir.storage.db import atomic, lock_key, raw_cursor, sql
 from ehr.fhir.validation import validation_enabled
 from ehr.fhir.validation.issues import ValidationFailed
@@ -217,16 +218,7 @@ def _write(
         ),
         (pk, resource_type, resource_id, version, now_us, method, False, content),
     )
-    tokens = token_rows(resource_type, resource)
-    if tokens:
-        cur.executemany(
-            sql(
-                "INSERT INTO fhir_token (resource_id, resource_type, param, hash_param, "
-                "hash_value, hash_sys_value, hash_system, system, code) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-            ),
-            [(pk, resource_type, *t) for t in tokens],
-        )
+    index_writer.write(cur, pk, resource_type, index_writer.rows_for(resource_type, resource))
     if patients:
         cur.executemany(
             sql(
@@ -252,7 +244,7 @@ def prevalidated(active: bool = True):
 
 
 def _clear_index(cur, pk: int) -> None:
-    cur.execute(sql("DELETE FROM fhir_token WHERE resource_id = ?"), (pk,))
+    index_writer.clear(cur, pk)
     cur.execute(sql("DELETE FROM fhir_compartment WHERE resource_id = ?"), (pk,))
 
 

@@ -1,0 +1,386 @@
+"""Running a search: parse the parameters, page, sort, count, include.
+
+One SQL statement answers each page (plus one per ``_include``/``_revinclude`` level); the
+WHERE clause comes from ``query.Compiler``. Unsorted searches page by primary key with a cursor,
+which stays stable while data changes and costs the same at any depth; sorted searches page by
+offset.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ehr.fhir import definitions
+from ehr.fhir.errors import FhirError, NotSupported
+from ehr.fhir.search import values as sv
+from ehr.fhir.search.extract import hash64
+from ehr.fhir.search.query import (
+    RESULT_PARAMS,
+    SPECIAL,
+    Compiler,
+    Cond,
+    Filter,
+    SearchError,
+    and_,
+)
+from ehr.fhir.storage.db import raw_cursor, sql
+from ehr.fhir.storage.repository import Stored
+
+DEFAULT_COUNT = 20
+MAX_COUNT = 1000
+MAX_INCLUDED = 1000
+ESTIMATE_CAP = 10_000
+CONTROL = RESULT_PARAMS | {"_before"}
+
+
+@dataclass
+class Include:
+    source: str
+    param: str | None  # None for "*"
+    target: str | None
+    iterate: bool
+
+
+@dataclass
+class SearchRequest:
+    rtypes: list[str]
+    filters: list[Filter] = field(default_factory=list)
+    count: int = DEFAULT_COUNT
+    offset: int = 0
+    cursor: int | None = None
+    before: int | None = None
+    sort: list[tuple[str, bool]] = field(default_factory=list)
+    includes: list[Include] = field(default_factory=list)
+    revincludes: list[Include] = field(default_factory=list)
+    total: str = "accurate"
+    unsupported: list[str] = field(default_factory=list)
+    extra: list[Cond] = field(default_factory=list)  # e.g. a compartment
+    system_level: bool = False
+
+
+@dataclass
+class SearchPage:
+    rows: list[Stored]
+    keys: list[int]
+    included: list[Stored]
+    total: int | None
+    has_more: bool
+
+
+def _int(name: str, value: str, lo: int, hi: int) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        raise SearchError(f"{name} must be an integer, got '{value}'", expression=name) from None
+    return max(lo, min(hi, n))
+
+
+def parse(
+    rtype: str | None, params: list[tuple[str, str]], *, strict: bool = False
+) -> SearchRequest:
+    types = None
+    for k, v in params:
+        if k == "_type":
+            types = [t for t in sv.split_or(v)]
+            for t in types:
+                if not definitions.is_resource_type(t):
+                    raise SearchError(f"_type: '{t}' is not a resource type", expression="_type")
+    rtypes = [rtype] if rtype else (types or sorted(definitions.resource_types()))
+    req = SearchRequest(rtypes, system_level=rtype is None)
+    for name, value in params:
+        base, _, modifier = name.partition(":")
+        if name in CONTROL or base in CONTROL:
+            _control(req, base, modifier, value)
+            continue
+        if base.startswith("_has") or name.startswith("_has:"):
+            req.filters.append(Filter(name, None, [value]))
+            continue
+        if base in SPECIAL:
+            req.filters.append(Filter(base, modifier or None, [value]))
+            continue
+        head = base.split(".", 1)[0]
+        known = all(definitions.search_params(t).get(head) for t in rtypes)
+        if not known:
+            if strict:
+                raise SearchError(
+                    f"Unknown search parameter '{name}' for {', '.join(rtypes[:3])}",
+                    expression=name,
+                )
+            req.unsupported.append(name)
+            continue
+        if "." in base or "." in name:
+            req.filters.append(Filter(name, None, [value]))
+        else:
+            req.filters.append(Filter(base, modifier or None, [value]))
+    return req
+
+
+def _control(req: SearchRequest, name: str, modifier: str, value: str) -> None:
+    if name == "_count":
+        req.count = _int(name, value, 0, MAX_COUNT)
+    elif name == "_offset":
+        req.offset = _int(name, value, 0, 10**9)
+    elif name == "_cursor":
+        req.cursor = _int(name, value, 0, 2**62)
+    elif name == "_before":
+        req.before = _int(name, value, 0, 2**62)
+    elif name == "_total":
+        if value not in ("none", "estimate", "accurate"):
+            raise SearchError("_total must be none, estimate or accurate", expression="_total")
+        req.total = value
+    elif name == "_sort":
+        for key in sv.split_or(value):
+            desc = key.startswith("-")
+            key = key.lstrip("-")
+            if key not in ("_id", "_lastUpdated"):
+                for t in req.rtypes:
+                    if not definitions.search_params(t).get(key):
+                        raise SearchError(f"_sort: unknown parameter '{key}'", expression="_sort")
+            req.sort.append((key, desc))
+    elif name in ("_include", "_revinclude"):
+        for item in sv.split_or(value):
+            parts = item.split(":")
+            if parts == ["*"]:
+                inc = Include("*", None, None, modifier == "iterate")
+            elif len(parts) in (2, 3):
+                source, param = parts[0], parts[1]
+                if not definitions.is_resource_type(source):
+                    raise SearchError(f"{name}: '{source}' is not a resource type", expression=name)
+                if param != "*":
+                    d = definitions.search_params(source).get(param)
+                    if d is None or d["type"] != "reference":
+                        raise SearchError(
+                            f"{name}: '{source}:{param}' is not a reference parameter",
+                            expression=name,
+                        )
+                target = parts[2] if len(parts) == 3 else None
+                inc = Include(source, None if param == "*" else param, target,
+                              modifier in ("iterate", "recurse"))  # fmt: skip
+            else:
+                raise SearchError(f"{name} expects Type:parameter[:target]", expression=name)
+            (req.includes if name == "_include" else req.revincludes).append(inc)
+    # _summary, _elements, _format, _pretty, _since, _contained: handled by the caller
+
+
+def compartment_condition(compartment: str, cid: str, rtype: str) -> Cond | None:
+    """Membership of ``rtype`` resources in the compartment, from the official definition."""
+    if compartment == "Patient":
+        return Cond(
+            "r.id IN (SELECT resource_id FROM fhir_compartment WHERE compartment_type = ? "
+            "AND compartment_id = ?)",
+            ["Patient", cid],
+        )
+    params = definitions.index()["compartments"].get(compartment, {}).get(rtype)
+    if not params:
+        return None
+    compiler = Compiler([rtype])
+    conds = []
+    for p in params:
+        if p == "{def}":
+            continue
+        conds.append(compiler.filter(Filter(p, None, [f"{compartment}/{cid}"])))
+    if not conds:
+        return None
+    return Cond("(" + " OR ".join(c.sql for c in conds) + ")", [a for c in conds for a in c.args])
+
+
+def _where(req: SearchRequest) -> Cond:
+    compiler = Compiler(req.rtypes)
+    conds = [compiler.filter(f) for f in req.filters]
+    type_cond = (
+        Cond("r.resource_type = ?", [req.rtypes[0]])
+        if len(req.rtypes) == 1
+        else Cond("r.resource_type IN (" + ",".join("?" * len(req.rtypes)) + ")", list(req.rtypes))
+    )
+    return and_([type_cond, Cond("r.deleted = ?", [False]), *req.extra, *conds])
+
+
+_SORT_SQL = {
+    "string": ("fhir_string", "value_norm", "value_norm"),
+    "token": ("fhir_token", "code", "code"),
+    "date": ("fhir_date", "low_us", "high_us"),
+    "number": ("fhir_number", "value", "value"),
+    "quantity": ("fhir_quantity", "value", "value"),
+    "reference": ("fhir_reference", "target_id", "target_id"),
+    "uri": ("fhir_uri", "value", "value"),
+}
+
+
+def _order(req: SearchRequest) -> tuple[str, list]:
+    parts, args = [], []
+    for key, desc in req.sort:
+        direction = "DESC" if desc else "ASC"
+        if key == "_id":
+            parts.append(f"r.fhir_id {direction}")
+            continue
+        if key == "_lastUpdated":
+            parts.append(f"r.updated_us {direction}")
+            continue
+        kind = definitions.search_params(req.rtypes[0])[key]["type"]
+        if kind not in _SORT_SQL:
+            raise NotSupported(f"_sort on {kind} parameters is not supported", expression="_sort")
+        table, asc_col, desc_col = _SORT_SQL[kind]
+        fn, col = ("MAX", desc_col) if desc else ("MIN", asc_col)
+        hashes = [hash64(t, key) for t in req.rtypes]
+        hp = "hash_param IN (" + ",".join("?" * len(hashes)) + ")"
+        sub = f"(SELECT {fn}({col}) FROM {table} x WHERE x.resource_id = r.id AND x.{hp})"
+        parts.append(f"CASE WHEN {sub} IS NULL THEN 1 ELSE 0 END, {sub} {direction}")
+        args.extend(hashes * 2)
+    parts.append("r.id ASC")
+    return ", ".join(parts), args
+
+
+_COLUMNS = "r.id, r.resource_type, r.fhir_id, r.version_id, r.updated_us, r.content"
+
+
+def _stored(row) -> Stored:
+    return Stored(row[1], row[2], row[3], row[4], False, row[5])
+
+
+def run(req: SearchRequest) -> SearchPage:
+    where = _where(req)
+    cur = raw_cursor()
+    total = None
+    if req.total == "accurate":
+        cur.execute(sql(f"SELECT COUNT(*) FROM fhir_resource r WHERE {where.sql}"), where.args)
+        total = cur.fetchone()[0]
+    elif req.total == "estimate":
+        cur.execute(
+            sql(
+                f"SELECT COUNT(*) FROM (SELECT 1 FROM fhir_resource r WHERE {where.sql} LIMIT ?) x"
+            ),
+            [*where.args, ESTIMATE_CAP],
+        )
+        total = cur.fetchone()[0]
+    if req.count == 0:
+        return SearchPage([], [], [], total, False)
+    if req.sort or req.offset:
+        order, oargs = _order(req)
+        cur.execute(
+            sql(
+                f"SELECT {_COLUMNS} FROM fhir_resource r WHERE {where.sql} "
+                f"ORDER BY {order} LIMIT ? OFFSET ?"
+            ),
+            [*where.args, *oargs, req.count + 1, req.offset],
+        )
+        rows = cur.fetchall()
+    elif req.before is not None:
+        cur.execute(
+            sql(
+                f"SELECT {_COLUMNS} FROM fhir_resource r WHERE {where.sql} AND r.id < ? "
+                "ORDER BY r.id DESC LIMIT ?"
+            ),
+            [*where.args, req.before, req.count + 1],
+        )
+        rows = list(reversed(cur.fetchall()[: req.count]))
+        rows = rows + [None]  # there is always a next page after a previous page
+    else:
+        extra = " AND r.id > ?" if req.cursor is not None else ""
+        args = [*where.args, *([req.cursor] if req.cursor is not None else [])]
+        cur.execute(
+            sql(f"SELECT {_COLUMNS} FROM fhir_resource r WHERE {where.sql}{extra} "
+                "ORDER BY r.id LIMIT ?"),
+            [*args, req.count + 1],
+        )  # fmt: skip
+        rows = cur.fetchall()
+    has_more = len(rows) > req.count
+    rows = [r for r in rows[: req.count] if r is not None]
+    page = [_stored(r) for r in rows]
+    keys = [r[0] for r in rows]
+    included = _includes(req, page, keys) if (req.includes or req.revincludes) else []
+    return SearchPage(page, keys, included, total, has_more)
+
+
+def _includes(req: SearchRequest, page: list[Stored], keys: list[int]) -> list[Stored]:
+    seen = {(s.resource_type, s.id) for s in page}
+    out: list[Stored] = []
+    frontier_keys = keys
+    frontier = page
+    for depth in range(4):
+        found: list[tuple[int, Stored]] = []
+        for inc in req.includes:
+            if depth > 0 and not inc.iterate:
+                continue
+            found += _forward(inc, frontier_keys, frontier)
+        for inc in req.revincludes:
+            if depth > 0 and not inc.iterate:
+                continue
+            found += _reverse(inc, frontier)
+        new = []
+        for key, s in found:
+            if (s.resource_type, s.id) not in seen and len(out) < MAX_INCLUDED:
+                seen.add((s.resource_type, s.id))
+                out.append(s)
+                new.append((key, s))
+        if not new:
+            break
+        frontier_keys = [k for k, _ in new]
+        frontier = [s for _, s in new]
+    return out
+
+
+def _param_hashes(inc: Include, frontier: list[Stored]) -> list[int]:
+    if inc.source == "*" or inc.param is None:
+        sources = {s.resource_type for s in frontier} if inc.source == "*" else {inc.source}
+        return [
+            hash64(t, name)
+            for t in sources
+            for name, d in definitions.search_params(t).items()
+            if d["type"] == "reference"
+        ]
+    return [hash64(inc.source, inc.param)]
+
+
+def _forward(inc: Include, keys: list[int], frontier: list[Stored]) -> list[tuple[int, Stored]]:
+    if not keys:
+        return []
+    hashes = _param_hashes(inc, frontier)
+    target = " AND ref.target_type = ?" if inc.target else ""
+    cur = raw_cursor()
+    cur.execute(
+        sql(
+            "SELECT DISTINCT t.id, t.resource_type, t.fhir_id, t.version_id, t.updated_us, "
+            "t.content FROM fhir_reference ref JOIN fhir_resource t ON "
+            "t.resource_type = ref.target_type AND t.fhir_id = ref.target_id "
+            f"WHERE ref.resource_id IN ({','.join('?' * len(keys))}) "
+            f"AND ref.hash_param IN ({','.join('?' * len(hashes))}){target} AND t.deleted = ?"
+        ),
+        [*keys, *hashes, *([inc.target] if inc.target else []), False],
+    )
+    return [(r[0], _stored(r)) for r in cur.fetchall()]
+
+
+def _reverse(inc: Include, frontier: list[Stored]) -> list[tuple[int, Stored]]:
+    if not frontier or inc.param is None:
+        return []
+    out = []
+    by_type: dict[str, list[str]] = {}
+    for s in frontier:
+        by_type.setdefault(s.resource_type, []).append(s.id)
+    cur = raw_cursor()
+    for rtype, ids in by_type.items():
+        cur.execute(
+            sql(
+                "SELECT DISTINCT s.id, s.resource_type, s.fhir_id, s.version_id, s.updated_us, "
+                "s.content FROM fhir_reference ref JOIN fhir_resource s ON s.id = ref.resource_id "
+                f"WHERE ref.hash_param = ? AND ref.target_type = ? AND ref.target_id IN "
+                f"({','.join('?' * len(ids))}) AND s.deleted = ?"
+            ),
+            [hash64(inc.source, inc.param), rtype, *ids, False],
+        )
+        out += [(r[0], _stored(r)) for r in cur.fetchall()]
+    return out
+
+
+def match_ids(rtype: str, params: list[tuple[str, str]], limit: int = 2) -> list[str]:
+    """Ids matching a conditional request's criteria (every parameter must be understood)."""
+    req = parse(rtype, params, strict=True)
+    if not req.filters:
+        raise FhirError("A conditional request needs search criteria")
+    where = _where(req)
+    cur = raw_cursor()
+    cur.execute(
+        sql(f"SELECT r.fhir_id FROM fhir_resource r WHERE {where.sql} LIMIT ?"),
+        [*where.args, limit],
+    )
+    return [r[0] for r in cur.fetchall()]

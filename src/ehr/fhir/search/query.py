@@ -1,0 +1,569 @@
+"""From search parameters to one SQL condition over ``fhir_resource`` rows.
+
+Each parameter becomes ``r.id IN (SELECT resource_id FROM <index table> WHERE ...)`` on the
+narrow index table of its type, keyed by ``hash_param`` and hashed or normalised values, so the
+database answers from its indexes. Repeated parameters are ANDed, comma-separated values ORed.
+Chains (``subject:Patient.name=x``) and reverse chains (``_has:Observation:patient:code=y``)
+nest the same conditions. Nothing is ever filtered in Python.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from ehr.fhir import definitions
+from ehr.fhir.errors import FhirError, NotSupported
+from ehr.fhir.search import values as sv
+from ehr.fhir.search.extract import hash64
+from ehr.fhir.search.normalize import date_range, fold, number_range
+
+# Parameters that shape the result rather than filter it.
+RESULT_PARAMS = {
+    "_count", "_offset", "_cursor", "_sort", "_include", "_revinclude", "_total", "_summary",
+    "_elements", "_contained", "_containedType", "_format", "_pretty", "_since", "_type",
+}  # fmt: skip
+SPECIAL = {"_id", "_lastUpdated", "_text", "_content", "_list", "_has", "_type"}
+MAX_CHAIN = 4
+FAR_FUTURE = 2**62
+
+
+@dataclass
+class Cond:
+    """A SQL boolean expression over the row alias, with its arguments."""
+
+    sql: str
+    args: list = field(default_factory=list)
+
+
+@dataclass
+class Filter:
+    name: str
+    modifier: str | None
+    values: list[str]
+
+
+class SearchError(FhirError):
+    pass
+
+
+def _types_for(rtype: str | None, types: list[str] | None) -> list[str]:
+    if rtype:
+        return [rtype]
+    if types:
+        return types
+    return sorted(definitions.resource_types())
+
+
+def param_def(rtype: str, name: str) -> dict | None:
+    return definitions.search_params(rtype).get(name)
+
+
+def _h(rtype: str, name: str, *parts: str) -> int:
+    return hash64(rtype, name, *parts)
+
+
+def _in_index(alias: str, table: str, where: str, args: list, negate: bool = False) -> Cond:
+    op = "NOT IN" if negate else "IN"
+    return Cond(f"{alias}.id {op} (SELECT resource_id FROM {table} WHERE {where})", args)
+
+
+def _or(conds: list[Cond]) -> Cond:
+    if len(conds) == 1:
+        return conds[0]
+    return Cond("(" + " OR ".join(c.sql for c in conds) + ")", [a for c in conds for a in c.args])
+
+
+def and_(conds: list[Cond]) -> Cond:
+    if not conds:
+        return Cond("1=1")
+    return Cond(" AND ".join(c.sql for c in conds), [a for c in conds for a in c.args])
+
+
+TABLE_OF = {
+    "token": "fhir_token",
+    "string": "fhir_string",
+    "date": "fhir_date",
+    "number": "fhir_number",
+    "quantity": "fhir_quantity",
+    "reference": "fhir_reference",
+    "uri": "fhir_uri",
+    "composite": "fhir_composite",
+}
+
+
+class Compiler:
+    """Compiles the filters of one search (for one resource type, or several at system level)."""
+
+    def __init__(self, rtypes: list[str], alias: str = "r", depth: int = 0):
+        self.rtypes = rtypes
+        self.alias = alias
+        self.depth = depth
+
+    # ------------------------------------------------------------------ entry
+
+    def filter(self, f: Filter) -> Cond:
+        name, mod = f.name, f.modifier
+        if name == "_id":
+            return self._ids(f)
+        if name == "_lastUpdated":
+            return self._last_updated(f)
+        if name in ("_text", "_content"):
+            return self._text(f)
+        if name == "_list":
+            return self._list(f)
+        if name.startswith("_has:"):
+            return self._has(f)
+        if "." in name:
+            return self._chain(f)
+        kinds = {self._def(t, name)["type"] for t in self.rtypes}
+        if len(kinds) != 1:
+            raise SearchError(f"Parameter '{name}' has different types across the resource types")
+        kind = kinds.pop()
+        if mod == "missing":
+            return self._missing(f, kind)
+        method = getattr(self, "_" + kind, None)
+        if method is None:
+            raise NotSupported(f"Search parameter '{name}' of type {kind} is not supported")
+        return method(f)
+
+    def _def(self, rtype: str, name: str) -> dict:
+        d = param_def(rtype, name)
+        if d is None:
+            raise SearchError(f"Unknown search parameter '{name}' for {rtype}", expression=name)
+        return d
+
+    def _hashes(self, name: str) -> list[int]:
+        return [_h(t, name) for t in self.rtypes]
+
+    def _hp(self, name: str) -> tuple[str, list]:
+        hs = self._hashes(name)
+        if len(hs) == 1:
+            return "hash_param = ?", hs
+        return "hash_param IN (" + ",".join("?" * len(hs)) + ")", hs
+
+    # ------------------------------------------------------------------ special
+
+    def _ids(self, f: Filter) -> Cond:
+        ids = [v for value in f.values for v in sv.split_or(value)]
+        neg = f.modifier == "not"
+        op = "NOT IN" if neg else "IN"
+        return Cond(f"{self.alias}.fhir_id {op} (" + ",".join("?" * len(ids)) + ")", ids)
+
+    def _last_updated(self, f: Filter) -> Cond:
+        conds = []
+        for value in sv.split_or(f.values[0]):
+            prefix, text = sv.prefixed(value, f.name)
+            lo, hi = self._parse_date(text, f.name)
+            col = f"{self.alias}.updated_us"
+            conds.append(_range_cond(prefix, col, col, lo, hi))
+        return _or(conds)
+
+    def _text(self, f: Filter) -> Cond:
+        column = "narrative" if f.name == "_text" else "content"
+        conds = []
+        for value in sv.split_or(f.values[0]):
+            words = [w for w in fold(sv.unescape(value)).split() if w]
+            if not words:
+                continue
+            where = " AND ".join(f"{column} LIKE ?" for _ in words)
+            conds.append(
+                Cond(
+                    f"{self.alias}.id IN (SELECT resource_id FROM fhir_text WHERE {where})",
+                    [f"%{_like_escape(w)}%" for w in words],
+                )
+            )
+        if not conds:
+            raise SearchError(f"{f.name} needs some text", expression=f.name)
+        return _or(conds)
+
+    def _list(self, f: Filter) -> Cond:
+        conds = []
+        for list_id in sv.split_or(f.values[0]):
+            conds.append(
+                Cond(
+                    f"{self.alias}.fhir_id IN (SELECT ref.target_id FROM fhir_reference ref "
+                    "JOIN fhir_resource l ON l.id = ref.resource_id WHERE l.resource_type = ? "
+                    "AND l.fhir_id = ? AND l.deleted = ? AND ref.hash_param = ? "
+                    "AND ref.target_type = " + f"{self.alias}.resource_type)",
+                    ["List", list_id, False, _h("List", "item")],
+                )
+            )
+        return _or(conds)
+
+    def _has(self, f: Filter) -> Cond:
+        # _has:Observation:patient:code=1234  (and nested _has:A:p:_has:B:q:param)
+        parts = f.name.split(":", 3)
+        if len(parts) < 4:
+            raise SearchError(f"'{f.name}' should be _has:Type:reference:parameter")
+        _, other, ref_param, rest = parts
+        _check_type(other, f.name)
+        rdef = self._def(other, ref_param)
+        if rdef["type"] != "reference":
+            raise SearchError(f"{other}.{ref_param} is not a reference parameter")
+        if self.depth >= MAX_CHAIN:
+            raise SearchError("Chains and _has may nest at most 4 levels")
+        inner_alias = f"h{self.depth}"
+        inner = Compiler([other], inner_alias, self.depth + 1)
+        name, mod = (
+            (rest.split(":", 1) + [None])[:2] if not rest.startswith("_has:") else (rest, None)
+        )
+        cond = inner.filter(Filter(name, mod, f.values))
+        return Cond(
+            f"{self.alias}.fhir_id IN (SELECT ref.target_id FROM fhir_reference ref JOIN "
+            f"fhir_resource {inner_alias} ON {inner_alias}.id = ref.resource_id WHERE "
+            f"ref.hash_param = ? AND ref.target_type = {self.alias}.resource_type AND "
+            f"{inner_alias}.deleted = ? AND {cond.sql})",
+            [_h(other, ref_param), False, *cond.args],
+        )
+
+    def _chain(self, f: Filter) -> Cond:
+        head, rest = f.name.split(".", 1)
+        ref_name, _, type_mod = head.partition(":")
+        if self.depth >= MAX_CHAIN:
+            raise SearchError("Chains may have at most 4 links", expression=f.name)
+        targets: set[str] = set()
+        for t in self.rtypes:
+            d = self._def(t, ref_name)
+            if d["type"] != "reference":
+                raise SearchError(f"'{ref_name}' is not a reference parameter", expression=f.name)
+            targets.update(d.get("target") or [])
+        if type_mod:
+            _check_type(type_mod, f.name)
+            targets = {type_mod}
+        next_name = rest.split(".", 1)[0].split(":", 1)[0]
+        usable = sorted(
+            t for t in targets if definitions.is_resource_type(t) and param_def(t, next_name)
+        )
+        if not usable:
+            raise SearchError(
+                f"'{next_name}' is not a search parameter of any target of {ref_name}",
+                expression=f.name,
+            )
+        if len(usable) > 1 and not type_mod:
+            # Several target types define the parameter: search them all.
+            pass
+        inner_alias = f"c{self.depth}"
+        inner = Compiler(usable, inner_alias, self.depth + 1)
+        name, _, mod = rest.partition(":") if "." not in rest.split(":", 1)[0] else (rest, "", "")
+        cond = inner.filter(Filter(name, mod or None, f.values))
+        hp, hargs = self._hp(ref_name)
+        type_list = ",".join("?" * len(usable))
+        return Cond(
+            f"{self.alias}.id IN (SELECT ref.resource_id FROM fhir_reference ref JOIN "
+            f"fhir_resource {inner_alias} ON {inner_alias}.resource_type = ref.target_type AND "
+            f"{inner_alias}.fhir_id = ref.target_id WHERE ref.{hp} AND "
+            f"ref.target_type IN ({type_list}) AND {inner_alias}.deleted = ? AND {cond.sql})",
+            [*hargs, *usable, False, *cond.args],
+        )
+
+    def _missing(self, f: Filter, kind: str) -> Cond:
+        value = f.values[0]
+        if value not in ("true", "false"):
+            raise SearchError(f"{f.name}:missing must be true or false", expression=f.name)
+        hp, args = self._hp(f.name)
+        table = TABLE_OF[kind]
+        return _in_index(self.alias, table, hp, args, negate=value == "true")
+
+    # ------------------------------------------------------------------ types
+
+    def _token(self, f: Filter) -> Cond:
+        mod = f.modifier
+        name = f.name
+        if mod in ("of-type",):
+            name = f"{f.name}:of-type"
+        elif mod not in (None, "not", "text", "in", "not-in", "code-text"):
+            raise NotSupported(f"Modifier :{mod} is not supported on token parameters")
+        if mod == "text":
+            hp, args = self._hp(name)
+            ors = []
+            for value in sv.split_or(f.values[0]):
+                ors.append("text LIKE ?")
+                args.append(_like_escape(fold(sv.unescape(value))) + "%")
+            return _in_index(self.alias, "fhir_token", f"{hp} AND ({' OR '.join(ors)})", args)
+        if mod in ("in", "not-in"):
+            return self._token_in_valueset(f, negate=mod == "not-in")
+        ors, args = [], []
+        for value in sv.split_or(f.values[0]):
+            tok = sv.token(value, f.name)
+            if mod == "of-type":
+                parts = sv.split_unescaped(value, "|")
+                if len(parts) != 3:
+                    raise SearchError(f"{f.name}:of-type expects system|code|value")
+                system, code, ident = (sv.unescape(p) for p in parts)
+                hs = [_h(t, name, system, f"{code}|{ident}") for t in self.rtypes]
+                ors.append(_hash_in("hash_sys_value", hs, args))
+                continue
+            if tok.code is None:
+                hs = [_h(t, name, tok.system) for t in self.rtypes]
+                ors.append(_hash_in("hash_system", hs, args))
+            elif tok.system is None:
+                hs = [_h(t, name, tok.code) for t in self.rtypes]
+                ors.append(_hash_in("hash_value", hs, args))
+            else:
+                hs = [_h(t, name, tok.system, tok.code) for t in self.rtypes]
+                ors.append(_hash_in("hash_sys_value", hs, args))
+        return _in_index(self.alias, "fhir_token", " OR ".join(ors), args, negate=mod == "not")
+
+    def _token_in_valueset(self, f: Filter, negate: bool) -> Cond:
+        from ehr.terminology import _load
+
+        members: list[tuple[str | None, str]] = []
+        for url in sv.split_or(f.values[0]):
+            vs = _load().valueset(url)
+            codes = getattr(vs, "members", None) if vs is not None else None
+            if vs is None or codes is None:
+                raise SearchError(
+                    f"{f.name}:{f.modifier}: value set {url} is not held in expanded form",
+                    expression=f.name,
+                )
+            members.extend(codes() if callable(codes) else codes)
+        args: list = []
+        hs = [_h(t, f.name, s or "", c) for t in self.rtypes for s, c in members]
+        if not hs:
+            return Cond("1=0" if not negate else "1=1")
+        return _in_index(
+            self.alias, "fhir_token", _hash_in("hash_sys_value", hs, args), args, negate
+        )
+
+    def _string(self, f: Filter) -> Cond:
+        mod = f.modifier
+        if mod not in (None, "exact", "contains"):
+            raise NotSupported(f"Modifier :{mod} is not supported on string parameters")
+        hp, args = self._hp(f.name)
+        ors = []
+        for value in sv.split_or(f.values[0]):
+            text = sv.unescape(value)
+            if mod == "exact":
+                ors.append("value_exact = ?")
+                args.append(text)
+            elif mod == "contains":
+                ors.append("value_norm LIKE ?")
+                args.append("%" + _like_escape(fold(text)) + "%")
+            else:
+                folded = fold(text)
+                if not folded:
+                    raise SearchError(f"{f.name}: empty search value", expression=f.name)
+                ors.append("(value_norm >= ? AND value_norm < ?)")
+                args.extend([folded, _next_prefix(folded)])
+        return _in_index(self.alias, "fhir_string", f"{hp} AND ({' OR '.join(ors)})", args)
+
+    def _parse_date(self, text: str, name: str) -> tuple[int, int]:
+        try:
+            return date_range(text)
+        except (ValueError, TypeError):
+            raise SearchError(f"{name}: '{text}' is not a FHIR date", expression=name) from None
+
+    def _date(self, f: Filter) -> Cond:
+        hp, args = self._hp(f.name)
+        ors = []
+        for value in sv.split_or(f.values[0]):
+            prefix, text = sv.prefixed(value, f.name)
+            lo, hi = self._parse_date(text, f.name)
+            c = _range_cond(prefix, "low_us", "high_us", lo, hi)
+            ors.append(c.sql)
+            args.extend(c.args)
+        return _in_index(self.alias, "fhir_date", f"{hp} AND ({' OR '.join(ors)})", args)
+
+    def _number(self, f: Filter) -> Cond:
+        hp, args = self._hp(f.name)
+        ors = []
+        for value in sv.split_or(f.values[0]):
+            prefix, text = sv.prefixed(value, f.name)
+            c = _number_cond(prefix, sv.number_text(text, f.name), f.name)
+            ors.append(c.sql)
+            args.extend(c.args)
+        return _in_index(self.alias, "fhir_number", f"{hp} AND ({' OR '.join(ors)})", args)
+
+    def _quantity(self, f: Filter) -> Cond:
+        ors, args = [], []
+        for value in sv.split_or(f.values[0]):
+            q = sv.quantity(value, f.name)
+            c = _number_cond(q.prefix, sv.number_text(q.number, f.name), f.name)
+            if q.code and q.system:
+                hs = [_h(t, f.name, q.system, q.code) for t in self.rtypes]
+                unit = _hash_in("hash_units", hs, args)
+            elif q.code:
+                hs = [_h(t, f.name, q.code) for t in self.rtypes]
+                unit = _hash_in("hash_code", hs, args)
+            else:
+                hp, hargs = self._hp(f.name)
+                unit = hp
+                args.extend(hargs)
+            ors.append(f"({unit} AND {c.sql})")
+            args.extend(c.args)
+        return _in_index(self.alias, "fhir_quantity", " OR ".join(ors), args)
+
+    def _reference(self, f: Filter) -> Cond:
+        mod = f.modifier
+        if mod == "identifier":
+            return self._token(Filter(f"{f.name}:identifier", None, f.values))
+        type_mod = None
+        if mod is not None:
+            _check_type(mod, f.name)
+            type_mod = mod
+        hp, args = self._hp(f.name)
+        ors = []
+        for value in sv.split_or(f.values[0]):
+            ref = sv.unescape(value)
+            parts = ref.rstrip("/").split("/")
+            if "/_history/" in ref:
+                parts = ref.split("/_history/")[0].split("/")
+            if ref.startswith("http://") or ref.startswith("https://") or ref.startswith("urn:"):
+                if len(parts) >= 2 and definitions.is_resource_type(parts[-2]):
+                    ors.append("((target_type = ? AND target_id = ?) OR target_url = ?)")
+                    args.extend([parts[-2], parts[-1], ref])
+                else:
+                    ors.append("target_url = ?")
+                    args.append(ref.split("|")[0] if "|" in ref else ref)
+            elif len(parts) == 2:
+                if type_mod and parts[0] != type_mod:
+                    raise SearchError(f"{f.name}:{type_mod}={ref}: the types disagree")
+                ors.append("(target_type = ? AND target_id = ?)")
+                args.extend(parts)
+            elif len(parts) == 1 and parts[0]:
+                if type_mod:
+                    ors.append("(target_type = ? AND target_id = ?)")
+                    args.extend([type_mod, parts[0]])
+                else:
+                    ors.append("target_id = ?")
+                    args.append(parts[0])
+            else:
+                raise SearchError(f"{f.name}: '{ref}' is not a reference", expression=f.name)
+        return _in_index(self.alias, "fhir_reference", f"{hp} AND ({' OR '.join(ors)})", args)
+
+    def _uri(self, f: Filter) -> Cond:
+        mod = f.modifier
+        if mod not in (None, "below", "above"):
+            raise NotSupported(f"Modifier :{mod} is not supported on uri parameters")
+        hp, args = self._hp(f.name)
+        ors = []
+        for value in sv.split_or(f.values[0]):
+            uri = sv.unescape(value)
+            if mod == "below":
+                ors.append("value LIKE ?")
+                args.append(_like_escape(uri) + "%")
+            elif mod == "above":
+                prefixes = _uri_prefixes(uri)
+                ors.append("value IN (" + ",".join("?" * len(prefixes)) + ")")
+                args.extend(prefixes)
+            else:
+                ors.append("value = ?")
+                args.append(uri)
+        return _in_index(self.alias, "fhir_uri", f"{hp} AND ({' OR '.join(ors)})", args)
+
+    def _composite(self, f: Filter) -> Cond:
+        from ehr.fhir.search.index_values import composite_key
+
+        ors, args = [], []
+        for value in sv.split_or(f.values[0]):
+            parts = sv.split_unescaped(value, "$")
+            if len(parts) != 2:
+                raise SearchError(f"{f.name}: a composite value is first$second", expression=f.name)
+            first = sv.token(parts[0], f.name)
+            second_kind = self._component_kind(f.name, 1)
+            variant = _variant(first)
+            if second_kind in ("token", "string"):
+                second = parts[1]
+                if second_kind == "token":
+                    tok = sv.token(second, f.name)
+                    second_variant = _variant(tok)
+                else:
+                    second_variant = fold(sv.unescape(second))
+                hs = [composite_key(t, f.name, variant, second_variant) for t in self.rtypes]
+                ors.append(_hash_in("hash_key", hs, args))
+            else:
+                hs = [composite_key(t, f.name, variant) for t in self.rtypes]
+                key = _hash_in("hash_key", hs, args)
+                if second_kind == "date":
+                    prefix, text = sv.prefixed(parts[1], f.name)
+                    lo, hi = self._parse_date(text, f.name)
+                    c = _range_cond(prefix, "low", "high", float(lo), float(hi))
+                else:
+                    q = sv.quantity(parts[1], f.name)
+                    c = _number_cond(q.prefix, sv.number_text(q.number, f.name), f.name, "low")
+                ors.append(f"({key} AND {c.sql})")
+                args.extend(c.args)
+        return _in_index(self.alias, "fhir_composite", " OR ".join(ors), args)
+
+    def _component_kind(self, name: str, index: int) -> str:
+        d = self._def(self.rtypes[0], name)
+        url = d["component"][index][0]
+        for params in definitions.index()["search"].values():
+            for p in params.values():
+                if p["url"] == url:
+                    return p["type"]
+        raise SearchError(f"{name}: unknown component definition {url}")
+
+
+def _variant(tok: sv.Token) -> str:
+    if tok.system is None:
+        return tok.code or ""
+    return f"{tok.system}|{tok.code or ''}"
+
+
+def _check_type(name: str, where: str) -> None:
+    if not definitions.is_resource_type(name):
+        raise SearchError(f"'{name}' is not a resource type", expression=where)
+
+
+def _hash_in(column: str, hashes: list[int], args: list) -> str:
+    args.extend(hashes)
+    if len(hashes) == 1:
+        return f"{column} = ?"
+    return f"{column} IN (" + ",".join("?" * len(hashes)) + ")"
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("%", "").replace("_", "")
+
+
+def _next_prefix(text: str) -> str:
+    return text[:-1] + chr(ord(text[-1]) + 1)
+
+
+def _uri_prefixes(uri: str) -> list[str]:
+    parts = uri.split("/")
+    return ["/".join(parts[:i]) for i in range(3, len(parts) + 1)] or [uri]
+
+
+def _range_cond(prefix: str, low_col: str, high_col: str, lo: float, hi: float) -> Cond:
+    """Date (and composite date) comparisons between the value's range and the search range."""
+    if prefix == "eq":
+        return Cond(f"({low_col} >= ? AND {high_col} <= ?)", [lo, hi])
+    if prefix == "ne":
+        return Cond(f"({low_col} < ? OR {high_col} > ?)", [lo, hi])
+    if prefix == "gt":
+        return Cond(f"{high_col} > ?", [hi])
+    if prefix == "lt":
+        return Cond(f"{low_col} < ?", [lo])
+    if prefix == "ge":
+        return Cond(f"{high_col} >= ?", [lo])
+    if prefix == "le":
+        return Cond(f"{low_col} <= ?", [hi])
+    if prefix == "sa":
+        return Cond(f"{low_col} > ?", [hi])
+    if prefix == "eb":
+        return Cond(f"{high_col} < ?", [lo])
+    # ap: within 10% of the distance between the value and now
+    now = int(time.time() * 1_000_000)
+    gap = abs(now - (lo + hi) / 2) * 0.1
+    return Cond(f"({low_col} <= ? AND {high_col} >= ?)", [hi + gap, lo - gap])
+
+
+def _number_cond(prefix: str, text: str, name: str, column: str = "value") -> Cond:
+    value, lo, hi = number_range(text)
+    if prefix == "eq":
+        return Cond(f"({column} >= ? AND {column} < ?)", [lo, hi])
+    if prefix == "ne":
+        return Cond(f"({column} < ? OR {column} >= ?)", [lo, hi])
+    if prefix in ("gt", "sa"):
+        return Cond(f"{column} > ?", [value])
+    if prefix in ("lt", "eb"):
+        return Cond(f"{column} < ?", [value])
+    if prefix == "ge":
+        return Cond(f"{column} >= ?", [value])
+    if prefix == "le":
+        return Cond(f"{column} <= ?", [value])
+    gap = abs(value) * 0.1
+    return Cond(f"({column} >= ? AND {column} <= ?)", [value - gap, value + gap])
