@@ -11,6 +11,7 @@ A batch processes each entry on its own (a savepoint each) and reports each outc
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlsplit
 
@@ -22,7 +23,7 @@ from ehr.fhir.errors import FhirError, MultipleMatches, NotFound, PreconditionFa
 from ehr.fhir.search import engine as search
 from ehr.fhir.storage import index_writer
 from ehr.fhir.storage import repository as repo
-from ehr.fhir.storage.db import atomic, isolated, lock_key
+from ehr.fhir.storage.db import atomic, isolated, lock_key, raw_cursor
 
 ORDER = {"DELETE": 0, "POST": 1, "PUT": 2, "PATCH": 2, "GET": 3, "HEAD": 3}
 STATUS_TEXT = {
@@ -277,7 +278,9 @@ def run_transaction(
 
 
 def _run_transaction(entries: list[Entry], outer: FhirRequest, prepared: bool, results: dict):
-    with atomic(), repo.prevalidated(prepared):
+    only_creates = all(e.method == "POST" for e in entries)
+    batch = index_writer.batched(raw_cursor) if only_creates else nullcontext()
+    with atomic(), repo.prevalidated(prepared), batch:
         id_map = {} if prepared else _assign_ids(entries, outer)
         if not prepared:
             for entry in entries:

@@ -36,11 +36,17 @@ def raw_cursor() -> Any:
 
 def sql(statement: str) -> str:
     """Statements are written with ``?`` placeholders; PostgreSQL (psycopg) wants ``%s``."""
-    if connection.vendor == "postgresql":
+    global _VENDOR
+    if _VENDOR is None:
+        _VENDOR = connection.vendor  # one database per process
+    if _VENDOR == "postgresql":
         return _PG_CACHE.get(statement) or _PG_CACHE.setdefault(
             statement, statement.replace("?", "%s")
         )
     return statement
+
+
+_VENDOR: str | None = None
 
 
 _PG_CACHE: dict[str, str] = {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from contextvars import ContextVar
 
 from ehr.fhir.search.index_values import IndexRows, extract
@@ -52,7 +53,54 @@ def rows_for(resource_type: str, resource: dict) -> IndexRows:
     return extract(resource_type, resource)
 
 
+# While a batch is open (a transaction Bundle), rows gather here and are inserted together.
+BATCH: ContextVar[dict[str, list] | None] = ContextVar("index_batch", default=None)
+
+
+@contextmanager
+def batched(cur_factory):
+    """Gather the index rows of many writes and insert them with one statement per table.
+
+    The rows are flushed before the block ends, inside the caller's transaction.
+    """
+    if BATCH.get() is not None:
+        yield
+        return
+    batch: dict[str, list] = {kind: [] for kind in INSERTS}
+    batch["text"] = []
+    token = BATCH.set(batch)
+    try:
+        yield
+        _flush(cur_factory(), batch)
+    finally:
+        BATCH.reset(token)
+
+
+def _flush(cur, batch: dict[str, list]) -> None:
+    for kind, statement in INSERTS.items():
+        if batch[kind]:
+            cur.executemany(sql(statement), batch[kind])
+    if batch["text"]:
+        cur.executemany(
+            sql("INSERT INTO fhir_text (resource_id, narrative, content) VALUES (?, ?, ?)"),
+            batch["text"],
+        )
+
+
 def write(cur, pk: int, resource_type: str, rows: IndexRows) -> None:
+    batch = BATCH.get()
+    if batch is not None:
+        if rows.tokens:
+            batch["tokens"].extend([(pk, resource_type, *t) for t in rows.tokens])
+        for kind in ("strings", "dates", "numbers", "quantities", "references", "uris"):
+            items = getattr(rows, kind)
+            if items:
+                batch[kind].extend([(pk, *t) for t in items])
+        if rows.composites:
+            batch["composites"].extend([(pk, *t) for t in rows.composites])
+        if rows.narrative is not None or rows.content is not None:
+            batch["text"].append((pk, rows.narrative, rows.content))
+        return
     if rows.tokens:
         cur.executemany(sql(INSERTS["tokens"]), [(pk, resource_type, *t) for t in rows.tokens])
     for kind in ("strings", "dates", "numbers", "quantities", "references", "uris", "composites"):
