@@ -261,9 +261,12 @@ def _full_url(resp: FhirResponse, outer: FhirRequest) -> str | None:
 
 
 def run_transaction(
-    entries: list[Entry], outer: FhirRequest, *, prepared: bool = False
+    entries: list[Entry], outer: FhirRequest, *, prepared: bool = False, respond: bool = True
 ) -> list[dict]:
-    """Process a transaction; ``prepared`` entries come from ``prepare_transaction``."""
+    """Process a transaction; ``prepared`` entries come from ``prepare_transaction``.
+
+    ``respond=False`` (bulk import) skips building the response entries.
+    """
     results: dict[int, dict] = {}
     ready = (
         {id(e.resource): e.request["_index"] for e in entries if "_index" in e.request}
@@ -272,12 +275,14 @@ def run_transaction(
     )
     token = index_writer.PRECOMPUTED.set(ready)
     try:
-        return _run_transaction(entries, outer, prepared, results)
+        return _run_transaction(entries, outer, prepared, results, respond)
     finally:
         index_writer.PRECOMPUTED.reset(token)
 
 
-def _run_transaction(entries: list[Entry], outer: FhirRequest, prepared: bool, results: dict):
+def _run_transaction(
+    entries: list[Entry], outer: FhirRequest, prepared: bool, results: dict, respond: bool = True
+):
     only_creates = all(e.method == "POST" for e in entries)
     batch = index_writer.batched(raw_cursor) if only_creates else nullcontext()
     with atomic(), repo.prevalidated(prepared), batch:
@@ -287,14 +292,21 @@ def _run_transaction(entries: list[Entry], outer: FhirRequest, prepared: bool, r
                 if entry.resource is not None and entry.method in ("POST", "PUT"):
                     _rewrite_references(entry, entry.resource, id_map)
         for entry in sorted(entries, key=lambda e: ORDER[e.method]):
+            if not respond and prepared and entry.method == "POST":
+                try:
+                    repo.create(entry.resource, resource_id=entry.request["_assigned"][0])
+                except FhirError as err:
+                    raise EntryError(entry.index, err) from None
+                continue
             try:
                 resp = _transaction_entry(entry, outer, id_map)
             except FhirError as err:
                 raise EntryError(entry.index, err) from None
             if resp.status >= 400:
                 raise EntryError(entry.index, _error_from(resp))
-            results[entry.index] = _response_entry(resp, _full_url(resp, outer))
-    return [results[i] for i in range(len(entries))]
+            if respond:
+                results[entry.index] = _response_entry(resp, _full_url(resp, outer))
+    return [results[i] for i in range(len(entries))] if respond else []
 
 
 class NeedsDatabase(Exception):
@@ -334,6 +346,14 @@ def prepare_transaction(entries: list[Entry]) -> list[Entry]:
                 repo.check_type(rtype)
             except FhirError as err:
                 raise EntryError(entry.index, err) from None
+            if not isinstance(entry.resource, dict) or entry.resource.get("resourceType") != rtype:
+                raise EntryError(
+                    entry.index,
+                    FhirError(
+                        f"the resource's resourceType does not match the request url '{entry.url}'",
+                        expression="resourceType",
+                    ),
+                )
             rid = repo.new_id()
             entry.request = {**entry.request, "_assigned": (rid, False)}
             if fu:

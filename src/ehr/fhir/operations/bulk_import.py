@@ -186,7 +186,7 @@ def read_and_prepare(path: Path) -> list[tuple[str, int, object, bool]]:
 
 def _write_unit(where: str, payload: object, prepared: bool) -> int:
     if isinstance(payload, list):  # entries of a transaction (a Bundle or an NDJSON chunk)
-        run_transaction(payload, _request(), prepared=prepared)
+        run_transaction(payload, _request(), prepared=prepared, respond=False)
         return len(payload)
     return load_bundle(payload)
 
@@ -231,8 +231,8 @@ def _prepared_in_order(files: list[Path], workers: int) -> Iterator[tuple[Path, 
 def import_paths(paths: list[Path], *, progress: bool = True, workers: int | None = None) -> int:
     """Import every file; report each failure by file and entry. Exit status 0 or 1.
 
-    Parsing and validation run in worker processes (one per spare core) while this process
-    writes the previous file, one database transaction per Bundle or NDJSON chunk.
+    Parsing, validation and index extraction run in worker processes (one per core) while this
+    process writes the previous file, one database transaction per Bundle or NDJSON chunk.
     """
     failures = 0
     written = 0
@@ -242,7 +242,7 @@ def import_paths(paths: list[Path], *, progress: bool = True, workers: int | Non
         print(f"error: {exc}", file=sys.stderr)
         return 1
     if workers is None:
-        workers = max(1, (os.cpu_count() or 1) - 1)
+        workers = max(1, os.cpu_count() or 1)
     started = time.perf_counter()
     with _bar("import", progress) as bar:
         # The workers are forked before this process opens the database.

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 
 from ehr.fhir import definitions, jsonio
 from ehr.fhir.errors import Conflict, FhirError, Gone, NotFound, PreconditionFailed
@@ -51,6 +52,7 @@ class Stored:
         return jsonio.loads(self.content)
 
 
+@lru_cache(maxsize=1024)
 def format_instant(updated_us: int) -> str:
     dt = datetime.fromtimestamp(updated_us / 1_000_000, tz=UTC)
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
