@@ -7,32 +7,8 @@ import json
 import pytest
 
 from ehr.fhir.definitions.paths import package_dir
+from tests.fhir.examples import EXAMPLES  # noqa: E402 (re-exported for other tests)
 from tests.fhir.known_invalid import KNOWN_INVALID
-
-# The package's own definitions (not examples); they are the engine's input, not data.
-DEFINITION_TYPES = {
-    "StructureDefinition",
-    "SearchParameter",
-    "ValueSet",
-    "CodeSystem",
-    "ConceptMap",
-    "OperationDefinition",
-    "CompartmentDefinition",
-}
-
-
-def _examples() -> list[str]:
-    out = []
-    for path in sorted(package_dir().glob("*.json")):
-        if path.name in ("package.json", ".index.json"):
-            continue
-        if path.name.split("-", 1)[0] in DEFINITION_TYPES:
-            continue
-        out.append(path.name)
-    return out
-
-
-EXAMPLES = _examples()
 
 
 def test_the_package_holds_the_expected_examples():

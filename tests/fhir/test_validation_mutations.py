@@ -30,17 +30,9 @@ import pytest
 from ehr.fhir import definitions
 from ehr.fhir.definitions.paths import package_dir
 from ehr.fhir.validation.validator import validate
+from tests.fhir.examples import DEFINITION_TYPES  # noqa: E402
 from tests.fhir.known_invalid import KNOWN_INVALID
 
-DEFINITION_TYPES = {
-    "StructureDefinition",
-    "SearchParameter",
-    "ValueSet",
-    "CodeSystem",
-    "ConceptMap",
-    "OperationDefinition",
-    "CompartmentDefinition",
-}
 DATE_TYPES = ("date", "dateTime", "instant")
 BUNDLE_ENTRIES_KEPT = 3
 

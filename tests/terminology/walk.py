@@ -15,15 +15,8 @@ from typing import Any
 from ehr.fhir.definitions.paths import package_dir
 
 # The package's definitions (as in tests/fhir/test_examples_roundtrip.py); the rest are examples.
-DEFINITION_TYPES = {
-    "StructureDefinition",
-    "SearchParameter",
-    "ValueSet",
-    "CodeSystem",
-    "ConceptMap",
-    "OperationDefinition",
-    "CompartmentDefinition",
-}
+from tests.fhir.examples import DEFINITION_TYPES  # noqa: E402
+
 # Bundles of nothing but conformance resources are the spec's own definitions, not examples.
 CONFORMANCE_TYPES = DEFINITION_TYPES | {
     "NamingSystem",
