@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.fhir.test_examples_roundtrip import EXAMPLES  # noqa: E402
+from tests.fhir.examples import EXAMPLES  # noqa: E402
 
 from bench.store import machine  # noqa: E402
 from ehr.fhir.definitions.paths import package_dir  # noqa: E402

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from ehr.fhir.definitions.paths import package_dir
-from tests.fhir.examples import EXAMPLES  # noqa: E402 (re-exported for other tests)
+from tests.fhir.examples import EXAMPLES
 from tests.fhir.known_invalid import KNOWN_INVALID
 
 

@@ -9,8 +9,8 @@ import pytest
 from ehr.fhir.definitions.paths import package_dir
 from ehr.fhir.validation.validator import validate
 from tests.conftest import SYNTHEA, US_CORE
+from tests.fhir.examples import EXAMPLES
 from tests.fhir.known_invalid import KNOWN_INVALID
-from tests.fhir.test_examples_roundtrip import EXAMPLES
 
 # US Core examples that break the base R4 rules themselves.
 US_CORE_KNOWN_INVALID = {
