@@ -222,7 +222,9 @@ def build_index(pkg: Path) -> dict:
                 entry = {
                     "type": sp["type"],
                     "url": sp["url"],
-                    "expression": _split_expression(expr, b) if expr else None,
+                    "expression": (
+                        _split_expression(expr, b) if expr and len(sp["base"]) > 1 else expr
+                    ),
                 }
                 if sp.get("target"):
                     entry["target"] = sp["target"]

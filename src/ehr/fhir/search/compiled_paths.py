@@ -3,7 +3,8 @@
 Nearly every R4 search expression is a union of dotted paths, narrowed here and there with
 ``as X`` / ``.as(X)`` / ``.ofType(X)`` (choice elements), ``.where(resolve() is X)``
 (references to one type), ``.where(system='phone')`` (a child equal to a string literal) or
-``.extension('url')``. Each union branch of that shape compiles to a ``Path``: the JSON key
+``.extension('url')``, an indexer ``[0]`` or a start at ``%resource``. Each union branch of
+that shape compiles to a ``Path``: the JSON key
 taken from the starting element (``first``) then a few runtime operations (``ops``), and the
 ``Struct`` (``ehr.fhir.fhirpath.model``) of the values at the end, so the caller knows whether
 it holds a CodeableConcept, a Period, an ``instant``... Choice elements are expanded at compile
@@ -12,9 +13,11 @@ time, one path per JSON name (``Observation.effective`` -> ``effectiveDateTime``
 test (``ehr.fhir.fhirpath.types``), so both agree on what ``as(DateTime)`` or ``as(Quantity)``
 keep.
 
-A branch outside that shape (``Bundle.entry[0].resource``, ``%resource.x``,
-``exists() and ... != false``, ``where(hasExtension(...))``) is handed back as text for the
-FHIRPath engine (``Compiled.engine``).
+A branch outside that shape (in R4: ``Patient.deceased.exists() and Patient.deceased !=
+false`` and ``QuestionnaireResponse.item.where(hasExtension(...))...``) is handed back as text
+for the FHIRPath engine (``Compiled.engine``). A resource-valued element
+(``Bundle.entry.resource``) may end a path (typed at run time by its ``resourceType``) but
+not be navigated into.
 
 Semantics kept identical to the engine (tests compare both on every official example and on
 Synthea): a capitalised name at the start is the focus itself when it is of that type, else a
@@ -54,6 +57,7 @@ class Path:
     ops: tuple[tuple, ...]
     struct: Struct
     binding: str | None = None  # value set of a required binding on the last element stepped
+    from_resource: bool = False  # starts at %resource, not at the item evaluated
 
     @property
     def type(self) -> str:
@@ -94,6 +98,8 @@ def _chain(expr: ast.Expr) -> list[tuple]:
     if isinstance(expr, ast.TypeOp) and expr.op == "as":
         return _chain(expr.operand) + [("as", expr.type)]
     if isinstance(expr, ast.External):
+        if expr.name == "resource":
+            return [("resource",)]
         raise _Unsupported(f"%{expr.name}")
     if isinstance(expr, ast.Indexer):
         if isinstance(expr.index, ast.Literal) and type(expr.index.value) is int:
@@ -203,6 +209,13 @@ def _where(state: _State, arg: ast.Expr) -> _State:
 
 def _compile_branch(expr: ast.Expr, start: Struct) -> list[Path]:
     chain = _chain(expr)
+    from_resource = chain[0][0] == "resource"
+    if from_resource:
+        res = model.type_struct(start.owner)
+        if res is None or res.kind != model.RESOURCE:
+            raise _Unsupported("%resource outside a resource")
+        start = res
+        chain = chain[1:]
     states: list[_State] = [(None, (), start, None)]
     for i, step in enumerate(chain):
         nxt: list[_State] = []
@@ -213,7 +226,7 @@ def _compile_branch(expr: ast.Expr, start: Struct) -> list[Path]:
                 raise _Unsupported("navigation below a resource-valued element")
             if kind == "name":
                 name, capital = step[1], step[2]
-                if i == 0 and capital and name in st.ancestors:
+                if i == 0 and capital and name in st.ancestors and not from_resource:
                     nxt.append(state)
                 elif capital and name in st.ancestors:
                     raise _Unsupported(f"type name {name} in the middle of a path")
@@ -250,7 +263,7 @@ def _compile_branch(expr: ast.Expr, start: Struct) -> list[Path]:
         states = nxt
         if not states:
             return []
-    return [Path(first, ops, st, binding) for first, ops, st, binding in states]
+    return [Path(first, ops, st, binding, from_resource) for first, ops, st, binding in states]
 
 
 def branches(expression: str) -> tuple[list[str], list[ast.Expr]]:
@@ -391,6 +404,8 @@ def start_values(value: object) -> list:
 
 def evaluate(path: Path, item: object, resource: dict) -> list:
     """Values of ``path`` evaluated on one item (a resource or an element's JSON)."""
+    if path.from_resource:
+        item = resource
     if path.first is None:
         items = [item]
     else:

@@ -59,10 +59,20 @@ Not indexed here: ``_id`` and ``_lastUpdated`` (columns of the resource row), ``
 ``_has``, ``_type``, ``_query``, ``_filter`` (not values of the resource) and ``special``
 parameters (``Location.near``: needs a geographic index). Parameters whose definition carries
 no FHIRPath expression cannot be extracted (``coverage()`` lists them).
+
+Every value reached is indexed, branch by branch: FHIRPath's ``|`` would drop a value equal to
+one already taken (``1.00 g`` after ``1.0 g``, ``>60`` after ``60``); an index keeps both.
+
+Speed: the walks are grouped by the top-level JSON key they start from, so a resource pays
+only for the parameters whose elements it has; converters are chosen per FHIR type when the
+plan is built; token rows, hashes, reference parses and folded displays are memoised in
+bounded module-level dicts. ``python -m ehr.fhir.search.index_values [bundle.json ...]``
+prints the time per resource (median, p90) over the R4 examples and the given bundles.
 """
 
 from __future__ import annotations
 
+import contextlib
 import html
 import re
 from dataclasses import dataclass
@@ -70,9 +80,9 @@ from decimal import Decimal
 from functools import cache
 
 from ehr.fhir import definitions
-from ehr.fhir.fhirpath import Evaluation, Expression
+from ehr.fhir.fhirpath import Evaluation, Expression, FhirPathError
 from ehr.fhir.fhirpath import compile as fhirpath_compile
-from ehr.fhir.fhirpath.model import RESOURCE, Node, Struct, type_struct
+from ehr.fhir.fhirpath.model import Node, Struct, type_struct
 from ehr.fhir.search import compiled_paths as cp
 from ehr.fhir.search.normalize import (
     INF,
@@ -112,7 +122,6 @@ SKIPPED: dict[str, str] = {
     "_query": "named queries, not a value of the resource",
     "_filter": "the _filter language, not a value of the resource",
 }
-KINDS = ("token", "string", "date", "number", "quantity", "reference", "uri", "composite")
 MONEY_SYSTEM = "urn:iso:std:iso:4217"
 
 
@@ -150,15 +159,12 @@ def _fold200(s: str) -> str:
 
 @cache
 def _value_keys() -> dict[str, str]:
-    """JSON suffix of ``value[x]`` -> type name (``valueString`` -> ``string``)."""
-    idx = definitions.index()
-    out: dict[str, str] = {}
-    for name in idx["datatypes"]:
-        out[name[0].upper() + name[1:]] = name
-    return out
+    """JSON suffix of ``value[x]`` -> type name (``String`` -> ``string``)."""
+    return {name[0].upper() + name[1:]: name for name in definitions.index()["datatypes"]}
 
 
 def _extension_value(ext: object) -> tuple[str, object] | None:
+    """An Extension's ``value[x]`` as (type name, JSON value)."""
     if type(ext) is not dict:
         return None
     keys = _value_keys()
@@ -170,27 +176,48 @@ def _extension_value(ext: object) -> tuple[str, object] | None:
     return None
 
 
+def _system(d: dict) -> str | None:
+    """``d["system"]`` when it is a string (anything else is no system)."""
+    x = d.get("system")
+    return x if type(x) is str else None
+
+
 _PRIMITIVE_STRINGS = frozenset(
     ["string", "code", "id", "uri", "url", "canonical", "oid", "uuid", "markdown"]
 )
+_URIS = frozenset(["canonical", "uri", "url", "oid", "uuid"])
 _NUMERIC = frozenset(["integer", "positiveInt", "unsignedInt", "decimal"])
 _DATES = frozenset(["date", "dateTime", "instant"])
 _QUANTITIES = frozenset(
     ["Quantity", "Age", "Duration", "Count", "Distance", "SimpleQuantity", "MoneyQuantity"]
 )
-_REF = re.compile(
-    r"(?:(https?://.+)/)?([A-Z][A-Za-z]+)/([A-Za-z0-9\-.]{1,64})(?:/_history/[^/]+)?"
-)
-
+_REF = re.compile(r"(?:(https?://.+)/)?([A-Z][A-Za-z]+)/([A-Za-z0-9\-.]{1,64})(?:/_history/[^/]+)?")
 
 # ------------------------------------------------------------------ tokens
 
+_TOKEN_ROWS: dict[tuple, tuple] = {}
 
-def _token_items(tname: str, v: object, code_system: str | None, out: list) -> None:
-    """Append ``(system, code, text, of_type)`` for one value (code None: text only)."""
-    if tname == "CodeableConcept":
+
+def _token_row(
+    rt: str, name: str, hp: int, system: str | None, code: str, text: str | None
+) -> tuple:
+    """One token row, memoised (the same codes come back on resource after resource)."""
+    key = (hp, system, code, text)
+    row = _TOKEN_ROWS.get(key)
+    if row is None:
+        row = (name, hp, *token_hashes(rt, name, system, code), system, code, text)
+        if len(_TOKEN_ROWS) >= 200_000:
+            _TOKEN_ROWS.clear()
+        _TOKEN_ROWS[key] = row
+    return row
+
+
+def _tok_cc(p: _Param, tname: str, st: object, vals: list, rows: IndexRows, ctx: _Ctx) -> None:
+    out = rows.tokens
+    rt, name, hp = p.rt, p.name, p.hp
+    for v in vals:
         if type(v) is not dict:
-            return
+            continue
         text = v.get("text")
         ftext = _fold200(text) if type(text) is str else None
         coded = False
@@ -205,80 +232,120 @@ def _token_items(tname: str, v: object, code_system: str | None, out: list) -> N
                 code = c.get("code")
                 if type(code) is str:
                     coded = True
-                    system = c.get("system")
-                    out.append((system, code, ftext or fdisp, False))
+                    system = _system(c)
+                    out.append(_token_row(rt, name, hp, system, code, ftext or fdisp))
                     if ftext and fdisp and fdisp != ftext:
-                        out.append((system, code, fdisp, False))
+                        out.append(_token_row(rt, name, hp, system, code, fdisp))
                 elif first_display is None:
                     first_display = fdisp
         if not coded and (ftext or first_display):
-            out.append((None, None, ftext or first_display, False))
-    elif tname == "Coding":
+            out.append((name, hp, 0, 0, 0, None, None, ftext or first_display))
+
+
+def _tok_coding(p: _Param, tname: str, st: object, vals: list, rows: IndexRows, ctx: _Ctx) -> None:
+    out = rows.tokens
+    rt, name, hp = p.rt, p.name, p.hp
+    for v in vals:
         if type(v) is not dict:
-            return
+            continue
         code = v.get("code")
         disp = v.get("display")
         fdisp = _fold200(disp) if type(disp) is str else None
         if type(code) is str:
-            out.append((v.get("system"), code, fdisp, False))
+            out.append(_token_row(rt, name, hp, _system(v), code, fdisp))
         elif fdisp:
-            out.append((None, None, fdisp, False))
-    elif tname == "Identifier":
+            out.append((name, hp, 0, 0, 0, None, None, fdisp))
+
+
+def _tok_identifier(
+    p: _Param, tname: str, st: object, vals: list, rows: IndexRows, ctx: _Ctx
+) -> None:
+    out = rows.tokens
+    rt, name, hp = p.rt, p.name, p.hp
+    for v in vals:
         if type(v) is not dict:
-            return
+            continue
         value = v.get("value")
         if type(value) is not str:
-            return
+            continue
         typ = v.get("type")
         ttext = None
         if type(typ) is dict:
             t = typ.get("text")
             ttext = _fold200(t) if type(t) is str else None
-        out.append((v.get("system"), value, ttext, False))
+        out.append(_token_row(rt, name, hp, _system(v), value, ttext))
         if type(typ) is dict and type(typ.get("coding")) is list:
             for c in typ["coding"]:
                 if type(c) is dict and type(c.get("code")) is str:
-                    out.append((c.get("system"), f"{c['code']}|{value}", None, True))
+                    code = f"{c['code']}|{value}"
+                    out.append(_token_row(rt, p.of_type, p.hp_of_type, _system(c), code, None))
+
+
+def _tok_contact(p: _Param, tname: str, st: object, vals: list, rows: IndexRows, ctx: _Ctx) -> None:
+    out = rows.tokens
+    for v in vals:
+        if type(v) is dict and type(v.get("value")) is str:
+            out.append(_token_row(p.rt, p.name, p.hp, None, v["value"], None))
+
+
+def _tok_primitive(
+    p: _Param, tname: str, st: object, vals: list, rows: IndexRows, ctx: _Ctx
+) -> None:
+    out = rows.tokens
+    system = p.code_system if tname == "code" else None
+    for v in vals:
+        t = type(v)
+        if t is str:
+            out.append(_token_row(p.rt, p.name, p.hp, system, v, None))
+        elif t is bool:
+            out.append(_token_row(p.rt, p.name, p.hp, None, "true" if v else "false", None))
+        elif tname in _NUMERIC and (t is int or t is float or t is Decimal):
+            out.append(_token_row(p.rt, p.name, p.hp, None, str(v), None))
+
+
+def _tok_extension(
+    p: _Param, tname: str, st: object, vals: list, rows: IndexRows, ctx: _Ctx
+) -> None:
+    for v in vals:
+        inner = _extension_value(v)
+        if inner is not None and inner[0] != "Extension":
+            handler = _TOKEN_HANDLERS.get(inner[0], _tok_primitive)
+            handler(p, inner[0], None, [inner[1]], rows, ctx)
+
+
+_TOKEN_HANDLERS = {
+    "CodeableConcept": _tok_cc,
+    "Coding": _tok_coding,
+    "Identifier": _tok_identifier,
+    "ContactPoint": _tok_contact,
+    "Extension": _tok_extension,
+}
+
+
+def _token_pairs(tname: str, v: object, out: list) -> None:
+    """``(system, code)`` of the codes a value holds (composite components)."""
+    if tname == "CodeableConcept":
+        if type(v) is dict and type(v.get("coding")) is list:
+            for c in v["coding"]:
+                if type(c) is dict and type(c.get("code")) is str:
+                    out.append((_system(c), c["code"]))
+    elif tname == "Coding":
+        if type(v) is dict and type(v.get("code")) is str:
+            out.append((_system(v), v["code"]))
+    elif tname == "Identifier":
+        if type(v) is dict and type(v.get("value")) is str:
+            out.append((_system(v), v["value"]))
     elif tname == "ContactPoint":
         if type(v) is dict and type(v.get("value")) is str:
-            out.append((None, v["value"], None, False))
-    elif tname == "boolean":
-        if v is True:
-            out.append((None, "true", None, False))
-        elif v is False:
-            out.append((None, "false", None, False))
+            out.append((None, v["value"]))
     elif tname == "Extension":
         inner = _extension_value(v)
-        if inner is not None:
-            _token_items(inner[0], inner[1], None, out)
+        if inner is not None and inner[0] != "Extension":
+            _token_pairs(inner[0], inner[1], out)
     elif type(v) is str:
-        out.append((code_system if tname == "code" else None, v, None, False))
-    elif tname in _NUMERIC and type(v) in (int, Decimal, float):
-        out.append((None, str(v), None, False))
-
-
-def _emit_tokens(p: _Param, rt: str, items: list, rows: IndexRows) -> None:
-    name = p.name
-    hp = p.hp
-    tokens = rows.tokens
-    for system, code, text, of_type in items:
-        if of_type:
-            tokens.append(
-                (p.of_type, p.hp_of_type, *token_hashes(rt, p.of_type, system, code), system, code, None)
-            )
-        elif code is None:
-            tokens.append((name, hp, 0, 0, 0, None, None, text))
-        else:
-            tokens.append((name, hp, *token_hashes(rt, name, system, code), system, code, text))
-
-
-def _conv_token(p: _Param, rt: str, groups: list, rows: IndexRows, ctx: _Ctx) -> None:
-    items: list = []
-    cs = p.code_system
-    for tname, _st, values in groups:
-        for v in values:
-            _token_items(tname, v, cs, items)
-    _emit_tokens(p, rt, items, rows)
+        out.append((None, v))
+    elif type(v) is bool:
+        out.append((None, "true" if v else "false"))
 
 
 # ------------------------------------------------------------------ strings
@@ -322,7 +389,7 @@ def _string_values(tname: str, v: object, out: list) -> None:
                         out.append(y)
     elif tname == "Extension":
         inner = _extension_value(v)
-        if inner is not None:
+        if inner is not None and inner[0] != "Extension":
             _string_values(inner[0], inner[1], out)
     elif tname == "CodeableConcept":
         if type(v.get("text")) is str:
@@ -330,16 +397,14 @@ def _string_values(tname: str, v: object, out: list) -> None:
         for c in v.get("coding") or ():
             if type(c) is dict and type(c.get("display")) is str:
                 out.append(c["display"])
-    elif tname == "Coding":
-        if type(v.get("display")) is str:
-            out.append(v["display"])
+    elif tname == "Coding" and type(v.get("display")) is str:
+        out.append(v["display"])
 
 
-def _conv_string(p: _Param, rt: str, groups: list, rows: IndexRows, ctx: _Ctx) -> None:
+def _conv_string(p: _Param, tname: str, st: object, vals: list, rows: IndexRows, ctx: _Ctx) -> None:
     values: list[str] = []
-    for tname, _st, vals in groups:
-        for v in vals:
-            _string_values(tname, v, values)
+    for v in vals:
+        _string_values(tname, v, values)
     hp = p.hp
     out = rows.strings
     for s in values:
@@ -373,19 +438,27 @@ def _date_values(tname: str, v: object, out: list) -> None:
                     out.append((min(r[0] for r in ranges), max(r[1] for r in ranges)))
         elif tname == "Extension":
             inner = _extension_value(v)
-            if inner is not None:
+            if inner is not None and inner[0] != "Extension":
                 _date_values(inner[0], inner[1], out)
     except ValueError:
         pass  # not a valid date: the validator reports it; nothing to index
 
 
-def _conv_date(p: _Param, rt: str, groups: list, rows: IndexRows, ctx: _Ctx) -> None:
-    ranges: list = []
-    for tname, _st, vals in groups:
-        for v in vals:
-            _date_values(tname, v, ranges)
+def _conv_date(p: _Param, tname: str, st: object, vals: list, rows: IndexRows, ctx: _Ctx) -> None:
     hp = p.hp
     out = rows.dates
+    if tname == "dateTime" or tname == "instant" or tname == "date":
+        for v in vals:
+            if type(v) is str:
+                try:
+                    low, high = date_range(v)
+                except ValueError:
+                    continue
+                out.append((hp, low, high))
+        return
+    ranges: list = []
+    for v in vals:
+        _date_values(tname, v, ranges)
     for low, high in ranges:
         out.append((hp, low, high))
 
@@ -394,7 +467,7 @@ def _conv_date(p: _Param, rt: str, groups: list, rows: IndexRows, ctx: _Ctx) -> 
 
 
 def _number(v: object) -> tuple[float, float, float] | None:
-    if type(v) is bool or v is None:
+    if v is None or type(v) is bool:
         return None
     try:
         return number_range(v)
@@ -427,15 +500,14 @@ def _number_values(tname: str, v: object, out: list) -> None:
             out.append(r[:3])
     elif tname == "Extension":
         inner = _extension_value(v)
-        if inner is not None:
+        if inner is not None and inner[0] != "Extension":
             _number_values(inner[0], inner[1], out)
 
 
-def _conv_number(p: _Param, rt: str, groups: list, rows: IndexRows, ctx: _Ctx) -> None:
+def _conv_number(p: _Param, tname: str, st: object, vals: list, rows: IndexRows, ctx: _Ctx) -> None:
     nums: list = []
-    for tname, _st, vals in groups:
-        for v in vals:
-            _number_values(tname, v, nums)
+    for v in vals:
+        _number_values(tname, v, nums)
     hp = p.hp
     for value, low, high in nums:
         rows.numbers.append((hp, value, low, high))
@@ -451,9 +523,9 @@ def _quantity_values(tname: str, v: object, out: list) -> None:
             return
         value, low, high = n
         comp = v.get("comparator")
-        if comp in ("<", "<="):
+        if comp == "<" or comp == "<=":
             low = -INF
-        elif comp in (">", ">="):
+        elif comp == ">" or comp == ">=":
             high = INF
         out.append((value, low, high, v.get("system"), v.get("code"), v.get("unit")))
     elif tname == "Money":
@@ -468,7 +540,7 @@ def _quantity_values(tname: str, v: object, out: list) -> None:
             out.append((r[0], r[1], r[2], q.get("system"), q.get("code"), q.get("unit")))
     elif tname == "Extension":
         inner = _extension_value(v)
-        if inner is not None:
+        if inner is not None and inner[0] != "Extension":
             _quantity_values(inner[0], inner[1], out)
 
 
@@ -476,12 +548,13 @@ def _str_or_none(x: object) -> str | None:
     return x if type(x) is str and x else None
 
 
-def _conv_quantity(p: _Param, rt: str, groups: list, rows: IndexRows, ctx: _Ctx) -> None:
+def _conv_quantity(
+    p: _Param, tname: str, st: object, vals: list, rows: IndexRows, ctx: _Ctx
+) -> None:
     qs: list = []
-    for tname, _st, vals in groups:
-        for v in vals:
-            _quantity_values(tname, v, qs)
-    hp, name = p.hp, p.name
+    for v in vals:
+        _quantity_values(tname, v, qs)
+    rt, hp, name = p.rt, p.hp, p.name
     out = rows.quantities
     for value, low, high, system, code, unit in qs:
         system, code, unit = _str_or_none(system), _str_or_none(code), _str_or_none(unit)
@@ -494,24 +567,39 @@ def _conv_quantity(p: _Param, rt: str, groups: list, rows: IndexRows, ctx: _Ctx)
 # ------------------------------------------------------------------ references and uris
 
 
-def _reference_values(tname: str, v: object, out: list, idents: list) -> None:
-    """Append ``(target_type, target_id, target_url)``; identifiers to ``idents``."""
+_REFERENCES: dict[str, tuple] = {}
+
+
+def _parse_reference(ref: str) -> tuple[str | None, str | None, str | None]:
+    """``(target_type, target_id, target_url)`` of a literal reference (memoised)."""
+    hit = _REFERENCES.get(ref)
+    if hit is None:
+        m = _REF.fullmatch(ref)
+        if m and definitions.is_resource_type(m.group(2)):
+            base = m.group(1)
+            url = f"{base}/{m.group(2)}/{m.group(3)}" if base else None
+            hit = (m.group(2), m.group(3), url)
+        else:
+            hit = (None, None, ref)
+        if len(_REFERENCES) >= 200_000:
+            _REFERENCES.clear()
+        _REFERENCES[ref] = hit
+    return hit
+
+
+def _reference_values(tname: str, v: object, out: list, idents: list | None) -> None:
+    """Append ``(target_type, target_id, target_url)``; Reference.identifier to ``idents``."""
     if tname == "Reference":
         if type(v) is not dict:
             return
         ref = v.get("reference")
-        if type(ref) is str and ref and not ref.startswith("#"):
-            m = _REF.fullmatch(ref)
-            if m and definitions.is_resource_type(m.group(2)):
-                base = m.group(1)
-                url = f"{base}/{m.group(2)}/{m.group(3)}" if base else None
-                out.append((m.group(2), m.group(3), url))
-            else:
-                out.append((None, None, ref))
-        ident = v.get("identifier")
-        if type(ident) is dict:
-            _token_items("Identifier", ident, None, idents)
-    elif tname in ("canonical", "uri", "url", "oid", "uuid"):
+        if type(ref) is str and ref and ref[0] != "#":
+            out.append(_parse_reference(ref))
+        if idents is not None:
+            ident = v.get("identifier")
+            if type(ident) is dict and type(ident.get("value")) is str:
+                idents.append((_system(ident), ident["value"]))
+    elif tname in _URIS:
         if type(v) is str and v:
             out.append((None, None, v))
             if "|" in v:
@@ -521,7 +609,7 @@ def _reference_values(tname: str, v: object, out: list, idents: list) -> None:
             out.append((None, None, v["url"]))
     elif tname == "Extension":
         inner = _extension_value(v)
-        if inner is not None:
+        if inner is not None and inner[0] != "Extension":
             _reference_values(inner[0], inner[1], out, idents)
     elif type(v) is dict and (tname == "Resource" or definitions.is_resource_type(tname)):
         rid, rtype = v.get("id"), v.get("resourceType")
@@ -529,119 +617,59 @@ def _reference_values(tname: str, v: object, out: list, idents: list) -> None:
             out.append((rtype, rid, None))
 
 
-def _conv_reference(p: _Param, rt: str, groups: list, rows: IndexRows, ctx: _Ctx) -> None:
+def _conv_reference(
+    p: _Param, tname: str, st: object, vals: list, rows: IndexRows, ctx: _Ctx
+) -> None:
     refs: list = []
     idents: list = []
-    for tname, _st, vals in groups:
-        for v in vals:
-            _reference_values(tname, v, refs, idents)
+    for v in vals:
+        _reference_values(tname, v, refs, idents)
     hp = p.hp
     out = rows.references
     for t, i, u in refs:
         out.append((hp, t, i, u))
-    if idents:
-        name = p.identifier
-        hpi = p.hp_identifier
-        for system, code, _text, of_type in idents:
-            if not of_type:
-                rows.tokens.append(
-                    (name, hpi, *token_hashes(rt, name, system, code), system, code, None)
+    for system, value in idents:
+        rows.tokens.append(_token_row(p.rt, p.identifier, p.hp_identifier, system, value, None))
+
+
+def _ref_reference(
+    p: _Param, tname: str, st: object, vals: list, rows: IndexRows, ctx: _Ctx
+) -> None:
+    """``_conv_reference`` for Reference values, written out (the common case)."""
+    out = rows.references
+    hp = p.hp
+    for v in vals:
+        if type(v) is not dict:
+            continue
+        ref = v.get("reference")
+        if type(ref) is str and ref and ref[0] != "#":
+            out.append((hp, *_parse_reference(ref)))
+        ident = v.get("identifier")
+        if type(ident) is dict and type(ident.get("value")) is str:
+            rows.tokens.append(
+                _token_row(
+                    p.rt, p.identifier, p.hp_identifier, _system(ident), ident["value"], None
                 )
+            )
 
 
-def _conv_uri(p: _Param, rt: str, groups: list, rows: IndexRows, ctx: _Ctx) -> None:
+def _conv_uri(p: _Param, tname: str, st: object, vals: list, rows: IndexRows, ctx: _Ctx) -> None:
     hp = p.hp
     out = rows.uris
-    for tname, _st, vals in groups:
-        for v in vals:
-            if tname == "Extension":
-                inner = _extension_value(v)
-                if inner is None:
-                    continue
-                tname2, v = inner
-            else:
-                tname2 = tname
-            if type(v) is str and v:
-                out.append((hp, v))
-                if tname2 == "canonical" and "|" in v:
-                    out.append((hp, v.split("|", 1)[0]))
+    for v in vals:
+        t = tname
+        if t == "Extension":
+            inner = _extension_value(v)
+            if inner is None:
+                continue
+            t, v = inner
+        if type(v) is str and v:
+            out.append((hp, v))
+            if t == "canonical" and "|" in v:
+                out.append((hp, v.split("|", 1)[0]))
 
 
 # ------------------------------------------------------------------ composites
-
-
-def _component_kind(def_type: str, tname: str) -> str:
-    if tname == "Reference":
-        return "reference"
-    if def_type == "reference":  # DocumentReference-relationship: R4 swapped the definitions
-        return "token"
-    return def_type
-
-
-def _component_variants(kind: str, groups: list) -> list:
-    """Variants of one component: strings (hashed kinds) or range tuples."""
-    out: list = []
-    for tname, _st, vals in groups:
-        k = _component_kind(kind, tname)
-        for v in vals:
-            if k == "token":
-                items: list = []
-                _token_items(tname, v, None, items)
-                for system, code, _t, of_type in items:
-                    if code is not None and not of_type:
-                        out.extend(token_variants(system, code))
-            elif k == "string":
-                strs: list = []
-                _string_values(tname, v, strs)
-                out.extend(_fold200(s) for s in strs)
-            elif k == "reference":
-                refs: list = []
-                _reference_values(tname, v, refs, [])
-                for t, i, u in refs:
-                    if t is not None:
-                        out.append(f"{t}/{i}")
-                        out.append(i)
-                    if u is not None:
-                        out.append(u)
-            elif k == "quantity":
-                qs: list = []
-                _quantity_values(tname, v, qs)
-                out.extend(("q", low, high) for _value, low, high, *_units in qs)
-            elif k == "number":
-                nums: list = []
-                _number_values(tname, v, nums)
-                out.extend(("n", value, low, high) for value, low, high in nums)
-            elif k == "date":
-                ranges: list = []
-                _date_values(tname, v, ranges)
-                out.extend(("d", float(lo), float(hi)) for lo, hi in ranges)
-    return list(dict.fromkeys(out))
-
-
-def _composite_rows(p: _Param, rt: str, comps: list, rows: IndexRows) -> None:
-    first = [v for v in comps[0] if type(v) is str]
-    if not first or len(comps) < 2:
-        return
-    hp, name = p.hp, p.name
-    out = rows.composites
-    second = comps[1]
-    if len(comps) == 3:
-        third = comps[2]
-        for v1 in first:
-            key = composite_key(rt, name, v1)
-            for a in second:
-                for b in third:
-                    if type(a) is tuple and type(b) is tuple and a[0] == "n" and b[0] == "n":
-                        out.append((hp, key, a[1], b[1]))
-        return
-    for v1 in first:
-        for v2 in second:
-            if type(v2) is str:
-                out.append((hp, composite_key(rt, name, v1, v2), None, None))
-            elif v2[0] == "n":
-                out.append((hp, composite_key(rt, name, v1), v2[2], v2[3]))
-            else:
-                out.append((hp, composite_key(rt, name, v1), v2[1], v2[2]))
 
 
 class _Ctx:
@@ -652,7 +680,7 @@ class _Ctx:
     def __init__(self, resource: dict) -> None:
         self.resource = resource
         self._ev: Evaluation | None = None
-        self.memo: dict = {}
+        self.memo: dict | None = None
 
     @property
     def ev(self) -> Evaluation:
@@ -661,52 +689,169 @@ class _Ctx:
         return self._ev
 
 
-def _component(ctx: _Ctx, def_type: str, expr: str, st: Struct | None, root: object, engine: bool) -> list:
-    """Variants of one component on one root value (memoised: several composites share
-    their first component, such as ``Observation.code``)."""
+def _component_kind(def_type: str, tname: str) -> str:
+    if tname == "Reference":
+        return "reference"
+    if def_type == "reference":  # DocumentReference-relationship: R4 swapped the definitions
+        return "token"
+    return def_type
+
+
+def _var_token(tname: str, v: object, out: list) -> None:
+    pairs: list = []
+    _token_pairs(tname, v, pairs)
+    for system, code in pairs:
+        out.extend(token_variants(system, code))
+
+
+def _var_cc(tname: str, v: object, out: list) -> None:
+    """``_var_token`` for a CodeableConcept, written out (the common case)."""
+    if type(v) is dict:
+        codings = v.get("coding")
+        if type(codings) is list:
+            for c in codings:
+                if type(c) is dict:
+                    code = c.get("code")
+                    if type(code) is str:
+                        out.append(code)
+                        out.append(f"{c.get('system') or ''}|{code}")
+
+
+def _var_string(tname: str, v: object, out: list) -> None:
+    strs: list = []
+    _string_values(tname, v, strs)
+    out.extend(_fold200(s) for s in strs)
+
+
+def _var_reference(tname: str, v: object, out: list) -> None:
+    refs: list = []
+    _reference_values(tname, v, refs, None)
+    for t, i, u in refs:
+        if t is not None:
+            out.append(f"{t}/{i}")
+            out.append(i)
+        if u is not None:
+            out.append(u)
+
+
+def _var_quantity(tname: str, v: object, out: list) -> None:
+    qs: list = []
+    _quantity_values(tname, v, qs)
+    out.extend(("q", low, high) for _value, low, high, *_units in qs)
+
+
+def _var_number(tname: str, v: object, out: list) -> None:
+    nums: list = []
+    _number_values(tname, v, nums)
+    out.extend(("n", value, low, high) for value, low, high in nums)
+
+
+def _var_date(tname: str, v: object, out: list) -> None:
+    ranges: list = []
+    _date_values(tname, v, ranges)
+    out.extend(("d", float(lo), float(hi)) for lo, hi in ranges)
+
+
+_VARIANTS = {
+    "token": _var_token,
+    "string": _var_string,
+    "reference": _var_reference,
+    "quantity": _var_quantity,
+    "number": _var_number,
+    "date": _var_date,
+}
+
+
+def _variant_fn(def_type: str, tname: str):  # noqa: ANN202 - a variant function
+    """How a component value of type ``tname`` becomes variants: strings for the hashed
+    kinds, tagged ranges (``("q"|"d", low, high)``, ``("n", value, low, high)``) else."""
+    kind = _component_kind(def_type, tname)
+    if kind == "token" and tname == "CodeableConcept":
+        return _var_cc
+    return _VARIANTS.get(kind, _var_token)
+
+
+def _component(ctx: _Ctx, p: _Param, i: int, st: Struct | None, root: object) -> list:
+    """Variants of component ``i`` on one root value, memoised within the extraction (several
+    composites share a first component, such as ``Observation.code``)."""
+    def_type, expr = p.components[i]
     key = (id(root), def_type, expr)
-    hit = ctx.memo.get(key)
-    if hit is not None:
-        return hit
-    cgroups: list = []
-    if engine or st is None:
+    memo = ctx.memo
+    if memo is None:
+        memo = ctx.memo = {}
+    else:
+        hit = memo.get(key)
+        if hit is not None:
+            return hit
+    out: list = []
+    if p.force_engine or st is None:
+        groups: list = []
         focus = Node(root, st)
         for text in cp.branches(expr)[0]:
-            _engine_groups(ctx.ev.run(fhirpath_compile(text), focus), cgroups)
+            with contextlib.suppress(FhirPathError):
+                _engine_groups(ctx.ev.run(fhirpath_compile(text), focus), groups)
+        for tname, _st, vals in groups:
+            fn = _variant_fn(def_type, tname)
+            for v in vals:
+                fn(tname, v, out)
     else:
-        compiled = cp.compile_expression(expr, st)
+        paths, engine = p.component_paths(st)[i]
         resource = ctx.resource
-        for path in compiled.paths:
-            vals = cp.evaluate(path, root, resource)
-            if vals:
-                cgroups.append((path.struct.type, path.struct, vals))
-        for text in compiled.engine:
-            _engine_groups(ctx.ev.run(fhirpath_compile(text), Node(root, st)), cgroups)
-    out = _component_variants(def_type, cgroups) if cgroups else []
-    ctx.memo[key] = out
+        for path, tname, fn in paths:
+            for v in cp.evaluate(path, root, resource):
+                fn(tname, v, out)
+        if engine:
+            groups = []
+            for expr_c in engine:
+                with contextlib.suppress(FhirPathError):
+                    _engine_groups(ctx.ev.run(expr_c, Node(root, st)), groups)
+            for tname, _st, vals in groups:
+                fn = _variant_fn(def_type, tname)
+                for v in vals:
+                    fn(tname, v, out)
+    if len(out) > 1:
+        out = list(dict.fromkeys(out))
+    memo[key] = out
     return out
 
 
-def _conv_composite(p: _Param, rt: str, groups: list, rows: IndexRows, ctx: _Ctx) -> None:
-    components = p.components
-    n = len(components)
-    engine = p.force_engine
-    for _tname, st, vals in groups:
-        for root in vals:
-            comps: list = [None] * n
-            # the later components first: the rarer ones (a value of one type) end it early
-            for i in range(n - 1, -1, -1):
-                def_type, expr = components[i]
-                variants = _component(ctx, def_type, expr, st, root, engine)
-                if not variants:
-                    break
-                comps[i] = variants
-            else:
-                _composite_rows(p, rt, comps, rows)
+def _conv_composite(
+    p: _Param, tname: str, st: object, vals: list, rows: IndexRows, ctx: _Ctx
+) -> None:
+    n = len(p.components)
+    if n < 2:
+        return
+    rt, hp, name = p.rt, p.hp, p.name
+    out = rows.composites
+    for root in vals:
+        comps: list = [None] * n
+        # the later components first: a value of one type (value.as(Quantity)) ends it early
+        for i in range(n - 1, -1, -1):
+            variants = _component(ctx, p, i, st, root)  # type: ignore[arg-type]
+            if not variants:
+                break
+            comps[i] = variants
+        else:
+            first = [v for v in comps[0] if type(v) is str]
+            if n == 3:  # MolecularSequence coordinates: token, start, end
+                for v1 in first:
+                    key = composite_key(rt, name, v1)
+                    for a in comps[1]:
+                        for b in comps[2]:
+                            if type(a) is tuple and type(b) is tuple and a[0] == b[0] == "n":
+                                out.append((hp, key, a[1], b[1]))
+                continue
+            for v1 in first:
+                for v2 in comps[1]:
+                    if type(v2) is str:
+                        out.append((hp, composite_key(rt, name, v1, v2), None, None))
+                    elif v2[0] == "n":
+                        out.append((hp, composite_key(rt, name, v1), v2[2], v2[3]))
+                    else:
+                        out.append((hp, composite_key(rt, name, v1), v2[1], v2[2]))
 
 
 _CONVERTERS = {
-    "token": _conv_token,
     "string": _conv_string,
     "date": _conv_date,
     "number": _conv_number,
@@ -715,6 +860,14 @@ _CONVERTERS = {
     "uri": _conv_uri,
     "composite": _conv_composite,
 }
+
+
+def _handler(kind: str, tname: str):  # noqa: ANN202 - a converter function
+    if kind == "token":
+        return _TOKEN_HANDLERS.get(tname, _tok_primitive)
+    if kind == "reference" and tname == "Reference":
+        return _ref_reference
+    return _CONVERTERS[kind]
 
 
 # ------------------------------------------------------------------ engine results
@@ -727,12 +880,9 @@ def _engine_groups(items: list, out: list) -> None:
             if it.value is None:
                 continue  # a primitive with only an extension: no value to index
             st = it.struct
-            if st is not None and st.kind == RESOURCE:
-                out.append((st.type, st, [it.value]))
-            else:
-                t = it.type_name
-                if t is not None:
-                    out.append((t, st, [it.value]))
+            t = st.type if st is not None else it.type_name
+            if t is not None:
+                out.append((t, st, [it.value]))
         elif it is True or it is False:
             out.append(("boolean", None, [it]))
         elif type(it) is str:
@@ -771,6 +921,7 @@ def _valueset_system(url: str) -> str | None:
 
 class _Param:
     __slots__ = (
+        "rt",
         "name",
         "kind",
         "hp",
@@ -784,20 +935,19 @@ class _Param:
         "identifier",
         "hp_identifier",
         "force_engine",
-        "convert",
+        "_component_paths",
     )
 
     def __init__(self, rt: str, name: str, sp: dict, start: Struct, force_engine: bool) -> None:
+        self.rt = rt
         self.name = name
         self.kind = sp["type"]
         self.hp = hash_param(rt, name)
         self.expression = sp["expression"]
         self.force_engine = force_engine
         self.compiled = cp.compile_expression(self.expression, start)
-        self.engine = tuple(
-            fhirpath_compile(t)
-            for t in (cp.branches(self.expression)[0] if force_engine else self.compiled.engine)
-        )
+        texts = cp.branches(self.expression)[0] if force_engine else self.compiled.engine
+        self.engine = tuple(fhirpath_compile(t) for t in texts)
         url_types = _url_types()
         self.components = tuple(
             (url_types.get(url, "token"), expr) for url, expr in sp.get("component") or ()
@@ -812,34 +962,67 @@ class _Param:
         self.hp_of_type = hash_param(rt, self.of_type)
         self.identifier = f"{name}:identifier"
         self.hp_identifier = hash_param(rt, self.identifier)
-        self.convert = _CONVERTERS[self.kind]
+        self._component_paths: dict[int, tuple] = {}
+
+    def component_paths(self, st: Struct) -> tuple:
+        """Per component, for roots of type ``st``: ([(path, type name, variant function)],
+        [engine expressions])."""
+        found = self._component_paths.get(id(st))
+        if found is None:
+            out = []
+            for def_type, expr in self.components:
+                c = cp.compile_expression(expr, st)
+                paths = [(x, x.type, _variant_fn(def_type, x.type)) for x in c.paths]
+                out.append((paths, [fhirpath_compile(t) for t in c.engine]))
+            found = self._component_paths[id(st)] = tuple(out)
+        return found
 
 
 class _Plan:
+    """Per resource type: the walks to run, grouped by the top-level JSON key they start
+    from, so a resource only pays for the parameters whose elements it has."""
+
     __slots__ = ("params", "by_key", "selfs", "engine")
 
     def __init__(self, rt: str, force_engine: bool) -> None:
         start = type_struct(rt)
         assert start is not None
         self.params: list[_Param] = []
-        self.by_key: dict[str, list[tuple[int, cp.Path]]] = {}
-        self.selfs: list[tuple[int, cp.Path]] = []
-        self.engine: list[tuple[int, Expression]] = []
+        # key -> [(ops, handler, param, type name, struct)]
+        self.by_key: dict[str, list[tuple]] = {}
+        # [(ops, handler, param, type name, struct, gates)]: paths starting at the resource
+        self.selfs: list[tuple] = []
+        self.engine: list[tuple[_Param, Expression]] = []
         for name, sp in definitions.search_params(rt).items():
             if _status(name, sp) != "indexed":
                 continue
-            slot = len(self.params)
             p = _Param(rt, name, sp, start, force_engine)
             self.params.append(p)
             for expr in p.engine:
-                self.engine.append((slot, expr))
+                self.engine.append((p, expr))
             if force_engine:
                 continue
             for path in p.compiled.paths:
-                if path.first is None:
-                    self.selfs.append((slot, path))
+                entry = (path.ops, _handler(p.kind, path.type), p, path.type, path.struct)
+                if path.first is not None:
+                    self.by_key.setdefault(path.first, []).append(entry)
                 else:
-                    self.by_key.setdefault(path.first, []).append((slot, path))
+                    self.selfs.append((*entry, _gates(p, path, start)))
+
+
+def _gates(p: _Param, path: cp.Path, start: Struct) -> tuple[tuple[str, ...], ...]:
+    """Top-level keys a path starting at the resource needs (each tuple: one must be there)."""
+    if path.ops and path.ops[0][0] == cp.EXT:
+        return (("extension",),)
+    if p.kind != "composite" or path.ops:
+        return ()
+    gates = []
+    for _t, expr in p.components:
+        c = cp.compile_expression(expr, start)
+        if c.engine or any(x.first is None for x in c.paths):
+            continue
+        gates.append(tuple(dict.fromkeys(x.first for x in c.paths)))
+    return tuple(gates)
 
 
 def _status(name: str, sp: dict) -> str:
@@ -873,17 +1056,20 @@ def coverage(resource_type: str) -> dict[str, tuple[str, str]]:
             out[name] = ("no-expression", "the definition has no FHIRPath expression")
         else:
             c = cp.compile_expression(sp["expression"], start)
-            if c.engine:
-                why = "; ".join(f"{t}: {r}" for t, r in zip(c.engine, c.reasons, strict=True))
-                out[name] = ("engine", why)
-            else:
-                out[name] = ("fast", "")
+            why = [f"{t}: {r}" for t, r in zip(c.engine, c.reasons, strict=True)]
+            for path in c.paths:  # composite components, from each kind of root
+                for _url, expr in sp.get("component") or ():
+                    cc = cp.compile_expression(expr, path.struct)
+                    why += [
+                        f"component {t}: {r}" for t, r in zip(cc.engine, cc.reasons, strict=True)
+                    ]
+            out[name] = ("engine", "; ".join(dict.fromkeys(why))) if why else ("fast", "")
     return out
 
 
 # ------------------------------------------------------------------ narrative and content
 
-_TAGS = re.compile(r"<[^>]*>")
+_TEXT = re.compile(r">([^<]+)")  # the text between tags (a div starts with its tag)
 # Not text: the narrative's XHTML (in ``narrative``), base64 data, the type name, and the
 # identifying URIs of code systems, extensions and references (the same on every resource)
 _SKIP_CONTENT = frozenset(["div", "data", "resourceType", "system", "url", "reference"])
@@ -896,11 +1082,10 @@ def _narrative(resource: dict) -> str | None:
     div = text.get("div")
     if type(div) is not str:
         return None
-    plain = _TAGS.sub(" ", div)
+    plain = " ".join(_TEXT.findall(div[: 4 * TEXT_MAX]))
     if "&" in plain:
         plain = html.unescape(plain)
-    folded = fold(plain[: 2 * TEXT_MAX])[:TEXT_MAX]
-    return folded or None
+    return fold(plain[: 2 * TEXT_MAX])[:TEXT_MAX] or None
 
 
 def _content(resource: dict) -> str | None:
@@ -942,52 +1127,61 @@ def _content(resource: dict) -> str | None:
 # ------------------------------------------------------------------ extraction
 
 
-def _dedupe(rows: list) -> list:
-    return list(dict.fromkeys(rows)) if len(rows) > 1 else rows
-
-
 def _extract(resource_type: str, resource: dict, force_engine: bool) -> IndexRows:
     plan = _plan(resource_type, force_engine)
-    found: dict[int, list] = {}
+    rows = IndexRows([], [], [], [], [], [], [], [], None, None)
+    ctx = _Ctx(resource)
+    run = cp.run
     by_key = plan.by_key
     for key, v in resource.items():
         entries = by_key.get(key)
         if entries is None:
             continue
         items = v if type(v) is list else [v]
-        for slot, path in entries:
-            vals = cp.run(items, path.ops, resource) if path.ops else items
+        for ops, handler, p, tname, st in entries:
+            vals = run(items, ops, resource) if ops else items
             if vals:
-                g = found.get(slot)
-                if g is None:
-                    found[slot] = [(path.struct.type, path.struct, vals)]
-                else:
-                    g.append((path.struct.type, path.struct, vals))
-    for slot, path in plan.selfs:
-        vals = cp.run([resource], path.ops, resource) if path.ops else [resource]
-        if vals:
-            found.setdefault(slot, []).append((path.struct.type, path.struct, vals))
-    ctx = _Ctx(resource)
+                handler(p, tname, st, vals, rows, ctx)
+    for ops, handler, p, tname, st, gates in plan.selfs:
+        for gate in gates:  # keys the path needs: skip it unless one of each gate is there
+            for k in gate:
+                if k in resource:
+                    break
+            else:
+                break
+        else:
+            vals = run([resource], ops, resource) if ops else [resource]
+            if vals:
+                handler(p, tname, st, vals, rows, ctx)
     if plan.engine:
         ev = ctx.ev
-        for slot, expr in plan.engine:
+        for p, expr in plan.engine:
             groups: list = []
-            _engine_groups(ev.run(expr), groups)
-            if groups:
-                found.setdefault(slot, []).extend(groups)
-    rows = IndexRows([], [], [], [], [], [], [], [], _narrative(resource), _content(resource))
-    params = plan.params
-    for slot, groups in found.items():
-        p = params[slot]
-        p.convert(p, resource_type, groups, rows, ctx)
-    rows.tokens = _dedupe(rows.tokens)
-    rows.strings = _dedupe(rows.strings)
-    rows.dates = _dedupe(rows.dates)
-    rows.numbers = _dedupe(rows.numbers)
-    rows.quantities = _dedupe(rows.quantities)
-    rows.references = _dedupe(rows.references)
-    rows.uris = _dedupe(rows.uris)
-    rows.composites = _dedupe(rows.composites)
+            try:
+                _engine_groups(ev.run(expr), groups)
+            except FhirPathError:  # an error the specification calls for: no value
+                continue
+            for tname, st, vals in groups:
+                _handler(p.kind, tname)(p, tname, st, vals, rows, ctx)
+    rows.narrative = _narrative(resource)
+    rows.content = _content(resource)
+    # the same value reached twice (two branches, a repeated coding) is one row
+    if len(rows.tokens) > 1:
+        rows.tokens = list(dict.fromkeys(rows.tokens))
+    if len(rows.strings) > 1:
+        rows.strings = list(dict.fromkeys(rows.strings))
+    if len(rows.dates) > 1:
+        rows.dates = list(dict.fromkeys(rows.dates))
+    if len(rows.numbers) > 1:
+        rows.numbers = list(dict.fromkeys(rows.numbers))
+    if len(rows.quantities) > 1:
+        rows.quantities = list(dict.fromkeys(rows.quantities))
+    if len(rows.references) > 1:
+        rows.references = list(dict.fromkeys(rows.references))
+    if len(rows.uris) > 1:
+        rows.uris = list(dict.fromkeys(rows.uris))
+    if len(rows.composites) > 1:
+        rows.composites = list(dict.fromkeys(rows.composites))
     return rows
 
 
@@ -997,5 +1191,91 @@ def extract(resource_type: str, resource: dict) -> IndexRows:
 
 
 def extract_with_engine(resource_type: str, resource: dict) -> IndexRows:
-    """The same rows, every expression evaluated by the FHIRPath engine (the reference)."""
+    """The same rows with every expression evaluated by the FHIRPath engine (the reference
+    the tests compare the compiled walks with), branch by branch."""
     return _extract(resource_type, resource, True)
+
+
+# ------------------------------------------------------------------ benchmark
+
+# The package's own definitions (conformance resources), left out of the example set
+DEFINITION_TYPES = frozenset(
+    [
+        "StructureDefinition",
+        "SearchParameter",
+        "ValueSet",
+        "CodeSystem",
+        "ConceptMap",
+        "OperationDefinition",
+        "CompartmentDefinition",
+    ]
+)
+
+
+def example_resources() -> list[dict]:
+    """The non-conformance examples of the official R4 package (what tests and bench use)."""
+    from ehr.fhir import jsonio
+    from ehr.fhir.definitions.paths import package_dir
+
+    out = []
+    for path in sorted(package_dir().glob("*.json")):
+        if path.name in ("package.json", ".index.json"):
+            continue
+        if path.name.split("-", 1)[0] in DEFINITION_TYPES:
+            continue
+        resource = jsonio.loads(path.read_bytes())
+        if type(resource) is dict and definitions.is_resource_type(resource.get("resourceType")):
+            out.append(resource)
+    return out
+
+
+def benchmark(resources: list[dict], repeat: int = 5) -> dict[str, float]:
+    """Per-resource extraction time (best of ``repeat``), in µs: median, p90, mean."""
+    import time
+
+    for r in resources:  # compile the plans first
+        extract(r["resourceType"], r)
+    times = []
+    clock = time.perf_counter
+    for r in resources:
+        rt = r["resourceType"]
+        best = float("inf")
+        for _ in range(repeat):
+            t = clock()
+            extract(rt, r)
+            best = min(best, clock() - t)
+        times.append(best * 1e6)
+    times.sort()
+    n = len(times)
+    return {
+        "resources": n,
+        "median_us": times[n // 2],
+        "p90_us": times[int(n * 0.9)],
+        "mean_us": sum(times) / n,
+    }
+
+
+def _main(argv: list[str]) -> None:
+    """``python -m ehr.fhir.search.index_values [synthea-bundle.json ...]``"""
+    import json
+
+    sets = [("R4 examples", example_resources())]
+    if argv:
+        entries = []
+        for name in argv:
+            with open(name, "rb") as f:
+                bundle = json.load(f)
+            entries += [e["resource"] for e in bundle.get("entry", []) if "resource" in e]
+        sets.append((f"{len(argv)} bundle(s)", entries))
+    for label, resources in sets:
+        b = benchmark(resources)
+        print(
+            f"{label}: {b['resources']} resources, extraction median {b['median_us']:.1f} µs, "
+            f"p90 {b['p90_us']:.1f} µs, mean {b['mean_us']:.1f} µs"
+        )
+
+
+if __name__ == "__main__":
+    import sys
+
+    _main(sys.argv[1:])

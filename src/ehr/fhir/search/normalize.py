@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from ehr.fhir.search import extract as _extract
@@ -65,7 +65,7 @@ _DATE = re.compile(
     r"(Z|[+-]\d{2}:\d{2})?)?)?)?"
 )
 _EPOCH = date(1970, 1, 1).toordinal()
-_EPOCH_DT = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH_DT = datetime(1970, 1, 1, tzinfo=UTC)
 _ONE_US = timedelta(microseconds=1)
 _DAY = 86_400_000_000
 _HOUR = 3_600_000_000
@@ -107,6 +107,11 @@ def date_range(value: str) -> tuple[int, int]:
                     return low, low + 10 ** (6 - digits) - 1
                 return low, low
             return low, low + _SECOND - 1
+    return _date_range_parsed(value)
+
+
+def _date_range_parsed(value: str) -> tuple[int, int]:
+    """``date_range`` for every shape, from the regular expression (the reference)."""
     m = _DATE.fullmatch(value)
     if m is None:
         raise ValueError(f"not a FHIR date, dateTime or instant: {value!r}")
