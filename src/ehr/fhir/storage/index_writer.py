@@ -5,6 +5,8 @@ from __future__ import annotations
 from contextlib import contextmanager
 from contextvars import ContextVar
 
+from django.db import connection
+
 from ehr.fhir.search.index_values import IndexRows, extract
 from ehr.fhir.storage.db import sql
 
@@ -68,6 +70,8 @@ def batched(cur_factory):
         return
     batch: dict[str, list] = {kind: [] for kind in INSERTS}
     batch["text"] = []
+    batch["resources"], batch["versions"], batch["compartments"] = [], [], []
+    batch["keys"] = []  # keys reserved and not yet used
     token = BATCH.set(batch)
     try:
         yield
@@ -76,7 +80,51 @@ def batched(cur_factory):
         BATCH.reset(token)
 
 
+RESOURCE_INSERT = (
+    "INSERT INTO fhir_resource (id, resource_type, fhir_id, version_id, updated_us, deleted, "
+    "patient_key, content) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+VERSION_INSERT = (
+    "INSERT INTO fhir_resource_version (resource_id, resource_type, fhir_id, version_id, "
+    "updated_us, method, deleted, content) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+COMPARTMENT_INSERT = (
+    "INSERT INTO fhir_compartment (resource_id, compartment_type, compartment_id) "
+    "VALUES (?, ?, ?)"
+)
+KEY_BLOCK = 256
+
+
+def allocate_key(cur, batch: dict[str, list]) -> int:
+    """A primary key for a new resource row, reserved in blocks (one query per block).
+
+    PostgreSQL hands out sequence values; on SQLite the writer holds the database's write lock
+    for the whole transaction, so the keys after the current maximum are free.
+    """
+    keys = batch["keys"]
+    if not keys:
+        if connection.vendor == "postgresql":
+            cur.execute(
+                "SELECT nextval(pg_get_serial_sequence('fhir_resource', 'id')) "
+                "FROM generate_series(1, %s)",
+                (KEY_BLOCK,),
+            )
+            keys.extend(r[0] for r in cur.fetchall())
+        else:
+            cur.execute("SELECT COALESCE(MAX(id), 0) FROM fhir_resource")
+            top = max(cur.fetchone()[0], batch.get("top", 0))
+            keys.extend(range(top + 1, top + 1 + KEY_BLOCK))
+            batch["top"] = top + KEY_BLOCK
+        keys.reverse()
+    return keys.pop()
+
+
 def _flush(cur, batch: dict[str, list]) -> None:
+    if batch["resources"]:
+        cur.executemany(sql(RESOURCE_INSERT), batch["resources"])
+        cur.executemany(sql(VERSION_INSERT), batch["versions"])
+    if batch["compartments"]:
+        cur.executemany(sql(COMPARTMENT_INSERT), batch["compartments"])
     for kind, statement in INSERTS.items():
         if batch[kind]:
             cur.executemany(sql(statement), batch[kind])

@@ -194,6 +194,19 @@ def _write(
             raise ValidationFailed(problems)
     patients = patient_compartments(resource_type, resource)
     patient_key = patients[0] if patients else None
+    batch = index_writer.BATCH.get()
+    if existing_pk is None and batch is not None:
+        # A Bundle of creates: every row is inserted together when the batch flushes.
+        pk = index_writer.allocate_key(cur, batch)
+        batch["resources"].append(
+            (pk, resource_type, resource_id, version, now_us, False, patient_key, content)
+        )
+        batch["versions"].append(
+            (pk, resource_type, resource_id, version, now_us, method, False, content)
+        )
+        batch["compartments"].extend([(pk, "Patient", p) for p in patients])
+        index_writer.write(cur, pk, resource_type, index_writer.rows_for(resource_type, resource))
+        return Stored(resource_type, resource_id, version, now_us, False, content)
     if existing_pk is None:
         cur.execute(
             sql(
