@@ -23,6 +23,7 @@ from ehr.fhir.errors import (
 )
 from ehr.fhir.search import engine
 from ehr.fhir.search import engine as search
+from ehr.fhir.search.query import BASE_URL
 from ehr.fhir.storage import repository as repo
 from ehr.fhir.storage.db import atomic, lock_key, write_unit
 from ehr.fhir.storage.repository import Stored
@@ -477,6 +478,14 @@ def search_type(
     summary = req.param("_summary")
     check_summary(summary)
     strict = "handling=strict" in (req.header("prefer") or "").replace(" ", "")
+    token = BASE_URL.set(req.base_url)
+    try:
+        return _search(req, rtype, params, compartment, summary, strict)
+    finally:
+        BASE_URL.reset(token)
+
+
+def _search(req, rtype, params, compartment, summary, strict) -> FhirResponse:
     sreq = engine.parse(rtype, params, strict=strict)
     path = rtype or ""
     if compartment is not None:

@@ -10,6 +10,7 @@ nest the same conditions. Nothing is ever filtered in Python.
 from __future__ import annotations
 
 import time
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 from ehr.fhir import definitions
@@ -25,6 +26,8 @@ RESULT_PARAMS = {
 }  # fmt: skip
 SPECIAL = {"_id", "_lastUpdated", "_text", "_content", "_list", "_has", "_type"}
 MAX_CHAIN = 4
+# The server's own base URL (set by the API for each request), to read absolute references.
+BASE_URL: ContextVar[str] = ContextVar("search_base_url", default="")
 FAR_FUTURE = 2**62
 
 
@@ -166,7 +169,7 @@ class Compiler:
             words = [w for w in fold(sv.unescape(value)).split() if w]
             if not words:
                 continue
-            where = " AND ".join(f"{column} LIKE ?" for _ in words)
+            where = " AND ".join(f"{column} LIKE ? ESCAPE '\\'" for _ in words)
             conds.append(
                 Cond(
                     f"{self.alias}.id IN (SELECT resource_id FROM fhir_text WHERE {where})",
@@ -245,7 +248,10 @@ class Compiler:
             pass
         inner_alias = f"c{self.depth}"
         inner = Compiler(usable, inner_alias, self.depth + 1)
-        name, _, mod = rest.partition(":") if "." not in rest.split(":", 1)[0] else (rest, "", "")
+        if "." in rest:  # another link follows: the inner compiler parses it
+            name, mod = rest, ""
+        else:
+            name, _, mod = rest.partition(":")
         cond = inner.filter(Filter(name, mod or None, f.values))
         hp, hargs = self._hp(ref_name)
         type_list = ",".join("?" * len(usable))
@@ -278,14 +284,15 @@ class Compiler:
             hp, args = self._hp(name)
             ors = []
             for value in sv.split_or(f.values[0]):
-                ors.append("text LIKE ?")
+                ors.append("text LIKE ? ESCAPE '\\'")
                 args.append(_like_escape(fold(sv.unescape(value))) + "%")
             return _in_index(self.alias, "fhir_token", f"{hp} AND ({' OR '.join(ors)})", args)
         if mod in ("in", "not-in"):
             return self._token_in_valueset(f, negate=mod == "not-in")
         ors, args = [], []
         for value in sv.split_or(f.values[0]):
-            tok = sv.token(value, f.name)
+            if mod != "of-type":
+                tok = sv.token(value, f.name)
             if mod == "of-type":
                 parts = sv.split_unescaped(value, "|")
                 if len(parts) != 3:
@@ -317,7 +324,11 @@ class Compiler:
                     f"{f.name}:{f.modifier}: value set {url} is not held in expanded form",
                     expression=f.name,
                 )
-            members.extend(codes() if callable(codes) else codes)
+            codes = codes() if callable(codes) else codes
+            if isinstance(codes, dict):  # system -> codes
+                members.extend((s, c) for s, cs in codes.items() for c in cs)
+            else:
+                members.extend(codes)
         args: list = []
         hs = [_h(t, f.name, s or "", c) for t in self.rtypes for s, c in members]
         if not hs:
@@ -338,7 +349,7 @@ class Compiler:
                 ors.append("value_exact = ?")
                 args.append(text)
             elif mod == "contains":
-                ors.append("value_norm LIKE ?")
+                ors.append("value_norm LIKE ? ESCAPE '\\'")
                 args.append("%" + _like_escape(fold(text)) + "%")
             else:
                 folded = fold(text)
@@ -409,13 +420,14 @@ class Compiler:
             parts = ref.rstrip("/").split("/")
             if "/_history/" in ref:
                 parts = ref.split("/_history/")[0].split("/")
+            base = BASE_URL.get()
+            if base and ref.startswith(base + "/"):
+                ref = ref[len(base) + 1 :]  # our own absolute URL: a local reference
+                parts = ref.split("/_history/")[0].split("/")
             if ref.startswith("http://") or ref.startswith("https://") or ref.startswith("urn:"):
-                if len(parts) >= 2 and definitions.is_resource_type(parts[-2]):
-                    ors.append("((target_type = ? AND target_id = ?) OR target_url = ?)")
-                    args.extend([parts[-2], parts[-1], ref])
-                else:
-                    ors.append("target_url = ?")
-                    args.append(ref.split("|")[0] if "|" in ref else ref)
+                # another server's resource (or a canonical): matched by its URL only
+                ors.append("target_url = ?")
+                args.append(ref.split("|")[0] if "|" in ref else ref)
             elif len(parts) == 2:
                 if type_mod and parts[0] != type_mod:
                     raise SearchError(f"{f.name}:{type_mod}={ref}: the types disagree")
@@ -441,7 +453,7 @@ class Compiler:
         for value in sv.split_or(f.values[0]):
             uri = sv.unescape(value)
             if mod == "below":
-                ors.append("value LIKE ?")
+                ors.append("value LIKE ? ESCAPE '\\'")
                 args.append(_like_escape(uri) + "%")
             elif mod == "above":
                 prefixes = _uri_prefixes(uri)
@@ -458,8 +470,22 @@ class Compiler:
         ors, args = [], []
         for value in sv.split_or(f.values[0]):
             parts = sv.split_unescaped(value, "$")
+            if len(parts) == 3:  # first$start$end (sequence coordinates): low and high columns
+                first = sv.token(parts[0], f.name)
+                hs = [composite_key(t, f.name, _variant(first)) for t in self.rtypes]
+                key = _hash_in("hash_key", hs, args)
+                p1, n1 = sv.prefixed(parts[1], f.name)
+                p2, n2 = sv.prefixed(parts[2], f.name)
+                c1 = _number_cond(p1, sv.number_text(n1, f.name), f.name, "low")
+                c2 = _number_cond(p2, sv.number_text(n2, f.name), f.name, "high")
+                ors.append(f"({key} AND {c1.sql} AND {c2.sql})")
+                args.extend([*c1.args, *c2.args])
+                continue
             if len(parts) != 2:
-                raise SearchError(f"{f.name}: a composite value is first$second", expression=f.name)
+                raise SearchError(
+                    f"{f.name}: a composite value is first$second (or first$start$end)",
+                    expression=f.name,
+                )
             first = sv.token(parts[0], f.name)
             second_kind = self._component_kind(f.name, 1)
             variant = _variant(first)
@@ -515,7 +541,8 @@ def _hash_in(column: str, hashes: list[int], args: list) -> str:
 
 
 def _like_escape(text: str) -> str:
-    return text.replace("%", "").replace("_", "")
+    """Escape LIKE wildcards; every LIKE here says ESCAPE '\\'."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _next_prefix(text: str) -> str:
@@ -553,10 +580,11 @@ def _range_cond(prefix: str, low_col: str, high_col: str, lo: float, hi: float) 
 
 def _number_cond(prefix: str, text: str, name: str, column: str = "value") -> Cond:
     value, lo, hi = number_range(text)
+    # Inclusive bounds: a value given with all the digits of a double has lo == hi.
     if prefix == "eq":
-        return Cond(f"({column} >= ? AND {column} < ?)", [lo, hi])
+        return Cond(f"({column} >= ? AND {column} <= ?)", [lo, hi])
     if prefix == "ne":
-        return Cond(f"({column} < ? OR {column} >= ?)", [lo, hi])
+        return Cond(f"({column} < ? OR {column} > ?)", [lo, hi])
     if prefix in ("gt", "sa"):
         return Cond(f"{column} > ?", [value])
     if prefix in ("lt", "eb"):
