@@ -20,6 +20,9 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=1 if args.verbose else 0, interactive=False)
+    from ehr.fhir.storage.db import refresh_statistics
+
+    refresh_statistics()
     return 0
 
 

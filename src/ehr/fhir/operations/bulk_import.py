@@ -29,6 +29,7 @@ from ehr.fhir.api.bundles import (
 )
 from ehr.fhir.api.http import FhirRequest
 from ehr.fhir.errors import FhirError
+from ehr.fhir.storage.db import refresh_statistics
 
 NDJSON_CHUNK = 500
 
@@ -268,6 +269,8 @@ def import_paths(paths: list[Path], *, progress: bool = True, workers: int | Non
             failures += failed
     elapsed = time.perf_counter() - started
     rate = written / elapsed if elapsed > 0 else 0
+    if written:
+        refresh_statistics()
     print(
         f"imported {written} resources from {len(files) - failures} of {len(files)} files"
         + (f" ({rate:,.0f} resources/s)" if rate else "")
@@ -296,5 +299,6 @@ def load_bundles(bundles: Iterable[dict], *, label: str, progress: bool = True) 
                 return 1
             bar.update(n)
             written += n
+    refresh_statistics()
     print(f"loaded {written} resources", file=sys.stderr)
     return 0

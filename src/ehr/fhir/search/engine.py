@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from django.db import connection
+
 from ehr.fhir import definitions
 from ehr.fhir.errors import FhirError, NotSupported
 from ehr.fhir.search import values as sv
@@ -185,14 +187,23 @@ def compartment_condition(compartment: str, cid: str, rtype: str) -> Cond | None
 
 
 def _where(req: SearchRequest) -> Cond:
+    """The search's WHERE clause: its most selective condition leads as a key list (``IN``),
+    the others are checked per row (``EXISTS``), and the type test is kept off the planner's
+    index choice on SQLite (``+r.resource_type``) so that it never drives the scan."""
     compiler = Compiler(req.rtypes)
     conds = [compiler.filter(f) for f in req.filters]
+    conds.sort(key=lambda c: c.rank)
+    shaped = conds[:1] + [
+        Cond(c.per_row, c.args) if c.per_row is not None else c for c in conds[1:]
+    ]
+    leading = bool(conds) or bool(req.extra)
+    column = "+r.resource_type" if leading and connection.vendor == "sqlite" else "r.resource_type"
     type_cond = (
-        Cond("r.resource_type = ?", [req.rtypes[0]])
+        Cond(f"{column} = ?", [req.rtypes[0]])
         if len(req.rtypes) == 1
-        else Cond("r.resource_type IN (" + ",".join("?" * len(req.rtypes)) + ")", list(req.rtypes))
+        else Cond(f"{column} IN (" + ",".join("?" * len(req.rtypes)) + ")", list(req.rtypes))
     )
-    return and_([type_cond, Cond("r.deleted = ?", [False]), *req.extra, *conds])
+    return and_([*req.extra, *shaped, type_cond, Cond("r.deleted = ?", [False])])
 
 
 _SORT_SQL = {

@@ -33,10 +33,17 @@ FAR_FUTURE = 2**62
 
 @dataclass
 class Cond:
-    """A SQL boolean expression over the row alias, with its arguments."""
+    """A SQL boolean expression over the row alias, with its arguments.
+
+    Conditions on an index table also carry a per-row form (``EXISTS`` on the table's
+    ``(resource_id, hash_param)`` index) and a rank: the search leads with its most selective
+    condition as a key list and checks the others row by row.
+    """
 
     sql: str
     args: list = field(default_factory=list)
+    per_row: str | None = None
+    rank: int = 5
 
 
 @dataclass
@@ -66,9 +73,19 @@ def _h(rtype: str, name: str, *parts: str) -> int:
     return hash64(rtype, name, *parts)
 
 
+_RANK = {"fhir_reference": 0, "fhir_token": 1, "fhir_uri": 1, "fhir_string": 2}
+
+
 def _in_index(alias: str, table: str, where: str, args: list, negate: bool = False) -> Cond:
     op = "NOT IN" if negate else "IN"
-    return Cond(f"{alias}.id {op} (SELECT resource_id FROM {table} WHERE {where})", args)
+    exists = "NOT EXISTS" if negate else "EXISTS"
+    return Cond(
+        f"{alias}.id {op} (SELECT resource_id FROM {table} WHERE {where})",
+        args,
+        per_row=f"{exists} (SELECT 1 FROM {table} x WHERE x.resource_id = {alias}.id "
+        f"AND ({where}))",
+        rank=9 if negate else _RANK.get(table, 3),
+    )
 
 
 def _or(conds: list[Cond]) -> Cond:

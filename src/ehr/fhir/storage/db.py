@@ -209,3 +209,17 @@ def lock_key(key: int) -> None:
     if connection.vendor == "postgresql":
         cur = raw_cursor()
         cur.execute("SELECT pg_advisory_xact_lock(%s)", (key,))
+
+
+def refresh_statistics() -> None:
+    """Give the query planner fresh statistics (after migrations and bulk loads).
+
+    Without them SQLite cannot tell a selective index from a broad one. ``analysis_limit``
+    keeps the work bounded on large databases.
+    """
+    cur = raw_cursor()
+    if connection.vendor == "sqlite":
+        cur.execute("PRAGMA analysis_limit = 1000")
+        cur.execute("ANALYZE")
+    else:
+        cur.execute("ANALYZE")

@@ -43,7 +43,9 @@ class Resource(models.Model):
 
 class ResourceVersion(models.Model):
     id = models.BigAutoField(primary_key=True)
-    resource = models.ForeignKey(Resource, on_delete=models.CASCADE, db_column="resource_id")
+    resource = models.ForeignKey(
+        Resource, on_delete=models.CASCADE, db_column="resource_id", db_index=False
+    )
     resource_type = models.CharField(max_length=64)
     fhir_id = models.CharField(max_length=64)
     version_id = models.IntegerField()
@@ -65,7 +67,9 @@ class ResourceVersion(models.Model):
 
 class Compartment(models.Model):
     id = models.BigAutoField(primary_key=True)
-    resource = models.ForeignKey(Resource, on_delete=models.CASCADE, db_column="resource_id")
+    resource = models.ForeignKey(
+        Resource, on_delete=models.CASCADE, db_column="resource_id", db_index=False
+    )
     compartment_type = models.CharField(max_length=32)
     compartment_id = models.CharField(max_length=64)
 
@@ -81,7 +85,9 @@ class Compartment(models.Model):
 
 class TokenIndex(models.Model):
     id = models.BigAutoField(primary_key=True)
-    resource = models.ForeignKey(Resource, on_delete=models.CASCADE, db_column="resource_id")
+    resource = models.ForeignKey(
+        Resource, on_delete=models.CASCADE, db_column="resource_id", db_index=False
+    )
     resource_type = models.CharField(max_length=64)
     param = models.CharField(max_length=64)
     hash_param = models.BigIntegerField(default=0, help_text="hash(type, param)")
@@ -98,7 +104,7 @@ class TokenIndex(models.Model):
             models.Index(fields=["hash_value"], name="fhir_token_value"),
             models.Index(fields=["hash_sys_value"], name="fhir_token_sys_value"),
             models.Index(fields=["hash_system"], name="fhir_token_system"),
-            models.Index(fields=["resource"], name="fhir_token_res"),
+            models.Index(fields=["resource", "hash_param"], name="fhir_token_res"),
         ]
 
 
@@ -106,11 +112,15 @@ class TokenIndex(models.Model):
 # One narrow table per kind of search value, as the search engine's index. Every row carries
 # ``hash_param`` = hash(resource type, parameter name); lookups are equalities or ranges on
 # hashed or normalised columns, so a selective search reads a handful of index entries.
+# ``(resource_id, hash_param)`` serves per-resource checks, sort keys, includes and the
+# clearing of a resource's rows on update (the foreign keys carry no index of their own).
 
 
 class StringIndex(models.Model):
     id = models.BigAutoField(primary_key=True)
-    resource = models.ForeignKey(Resource, on_delete=models.CASCADE, db_column="resource_id")
+    resource = models.ForeignKey(
+        Resource, on_delete=models.CASCADE, db_column="resource_id", db_index=False
+    )
     hash_param = models.BigIntegerField()
     value_norm = models.CharField(max_length=200, help_text="case- and accent-folded, trimmed")
     value_exact = models.TextField()
@@ -119,13 +129,15 @@ class StringIndex(models.Model):
         db_table = "fhir_string"
         indexes = [
             models.Index(fields=["hash_param", "value_norm"], name="fhir_string_norm"),
-            models.Index(fields=["resource"], name="fhir_string_res"),
+            models.Index(fields=["resource", "hash_param"], name="fhir_string_res"),
         ]
 
 
 class DateIndex(models.Model):
     id = models.BigAutoField(primary_key=True)
-    resource = models.ForeignKey(Resource, on_delete=models.CASCADE, db_column="resource_id")
+    resource = models.ForeignKey(
+        Resource, on_delete=models.CASCADE, db_column="resource_id", db_index=False
+    )
     hash_param = models.BigIntegerField()
     low_us = models.BigIntegerField(help_text="start of the implicit range, µs since epoch")
     high_us = models.BigIntegerField(help_text="end of the implicit range (inclusive), µs")
@@ -135,13 +147,15 @@ class DateIndex(models.Model):
         indexes = [
             models.Index(fields=["hash_param", "low_us"], name="fhir_date_low"),
             models.Index(fields=["hash_param", "high_us"], name="fhir_date_high"),
-            models.Index(fields=["resource"], name="fhir_date_res"),
+            models.Index(fields=["resource", "hash_param"], name="fhir_date_res"),
         ]
 
 
 class NumberIndex(models.Model):
     id = models.BigAutoField(primary_key=True)
-    resource = models.ForeignKey(Resource, on_delete=models.CASCADE, db_column="resource_id")
+    resource = models.ForeignKey(
+        Resource, on_delete=models.CASCADE, db_column="resource_id", db_index=False
+    )
     hash_param = models.BigIntegerField()
     value = models.FloatField()
     low = models.FloatField(help_text="value minus half its last significant digit")
@@ -151,13 +165,15 @@ class NumberIndex(models.Model):
         db_table = "fhir_number"
         indexes = [
             models.Index(fields=["hash_param", "value"], name="fhir_number_value"),
-            models.Index(fields=["resource"], name="fhir_number_res"),
+            models.Index(fields=["resource", "hash_param"], name="fhir_number_res"),
         ]
 
 
 class QuantityIndex(models.Model):
     id = models.BigAutoField(primary_key=True)
-    resource = models.ForeignKey(Resource, on_delete=models.CASCADE, db_column="resource_id")
+    resource = models.ForeignKey(
+        Resource, on_delete=models.CASCADE, db_column="resource_id", db_index=False
+    )
     hash_param = models.BigIntegerField()
     hash_units = models.BigIntegerField(help_text="hash(type, param, system, code); 0 if none")
     hash_code = models.BigIntegerField(help_text="hash(type, param, code or unit); 0 if none")
@@ -171,13 +187,15 @@ class QuantityIndex(models.Model):
             models.Index(fields=["hash_param", "value"], name="fhir_quantity_value"),
             models.Index(fields=["hash_units", "value"], name="fhir_quantity_units"),
             models.Index(fields=["hash_code", "value"], name="fhir_quantity_code"),
-            models.Index(fields=["resource"], name="fhir_quantity_res"),
+            models.Index(fields=["resource", "hash_param"], name="fhir_quantity_res"),
         ]
 
 
 class ReferenceIndex(models.Model):
     id = models.BigAutoField(primary_key=True)
-    resource = models.ForeignKey(Resource, on_delete=models.CASCADE, db_column="resource_id")
+    resource = models.ForeignKey(
+        Resource, on_delete=models.CASCADE, db_column="resource_id", db_index=False
+    )
     hash_param = models.BigIntegerField()
     target_type = models.CharField(max_length=64, null=True)
     target_id = models.CharField(max_length=64, null=True)
@@ -190,13 +208,15 @@ class ReferenceIndex(models.Model):
                 fields=["hash_param", "target_id", "target_type"], name="fhir_reference_target"
             ),
             models.Index(fields=["target_id", "target_type"], name="fhir_reference_rev"),
-            models.Index(fields=["resource"], name="fhir_reference_res"),
+            models.Index(fields=["resource", "hash_param"], name="fhir_reference_res"),
         ]
 
 
 class UriIndex(models.Model):
     id = models.BigAutoField(primary_key=True)
-    resource = models.ForeignKey(Resource, on_delete=models.CASCADE, db_column="resource_id")
+    resource = models.ForeignKey(
+        Resource, on_delete=models.CASCADE, db_column="resource_id", db_index=False
+    )
     hash_param = models.BigIntegerField()
     value = models.TextField()
 
@@ -204,7 +224,7 @@ class UriIndex(models.Model):
         db_table = "fhir_uri"
         indexes = [
             models.Index(fields=["hash_param", "value"], name="fhir_uri_value"),
-            models.Index(fields=["resource"], name="fhir_uri_res"),
+            models.Index(fields=["resource", "hash_param"], name="fhir_uri_res"),
         ]
 
 
@@ -226,7 +246,9 @@ class CompositeIndex(models.Model):
     second component as a range (``low``/``high``), all from the same element instance."""
 
     id = models.BigAutoField(primary_key=True)
-    resource = models.ForeignKey(Resource, on_delete=models.CASCADE, db_column="resource_id")
+    resource = models.ForeignKey(
+        Resource, on_delete=models.CASCADE, db_column="resource_id", db_index=False
+    )
     hash_param = models.BigIntegerField()
     hash_key = models.BigIntegerField()
     low = models.FloatField(null=True)
@@ -236,5 +258,5 @@ class CompositeIndex(models.Model):
         db_table = "fhir_composite"
         indexes = [
             models.Index(fields=["hash_key", "low"], name="fhir_composite_key"),
-            models.Index(fields=["resource"], name="fhir_composite_res"),
+            models.Index(fields=["resource", "hash_param"], name="fhir_composite_res"),
         ]
