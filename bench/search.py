@@ -28,8 +28,6 @@ from __future__ import annotations
 import argparse
 import http.client
 import math
-import os
-import platform
 import random
 import socket
 import statistics
@@ -46,6 +44,7 @@ sys.path.insert(0, str(HERE))
 
 import search_data as data  # noqa: E402
 import search_shapes as shapes  # noqa: E402
+from store import machine  # noqa: E402
 
 SELECTIVE_P50_MS = 5.0
 SELECTIVE_P99_MS = 25.0
@@ -61,18 +60,6 @@ def load_average() -> str:
         return " ".join(Path("/proc/loadavg").read_text().split()[:3])
     except OSError:
         return "?"
-
-
-def machine() -> str:
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}"
 
 
 def drop_caches() -> bool:
