@@ -23,6 +23,7 @@ from ehr.fhir.errors import (
 )
 from ehr.fhir.search import engine
 from ehr.fhir.search import engine as search
+from ehr.fhir.search.extract import hash64
 from ehr.fhir.search.query import BASE_URL
 from ehr.fhir.storage import repository as repo
 from ehr.fhir.storage.db import atomic, lock_key, write_unit
@@ -353,7 +354,7 @@ def create(req: FhirRequest, rtype: str, body: object | None = None) -> FhirResp
 
 
 def search_lock(rtype: str, params: list[tuple[str, str]]) -> int:
-    return repo.hash64("conditional", rtype, urlencode(sorted(params)))
+    return hash64("conditional", rtype, urlencode(sorted(params)))
 
 
 def update(req: FhirRequest, rtype: str, rid: str, body: object | None = None) -> FhirResponse:
@@ -617,10 +618,4 @@ def history(req: FhirRequest, rtype: str | None, rid: str | None) -> FhirRespons
         )
         entries.append(entry)
     bundle = {"resourceType": "Bundle", "type": "history", "link": links, "entry": entries}
-    if rid is not None or cursor is None:
-        pass
     return _json(200, bundle, req)
-
-
-def known_types() -> frozenset[str]:
-    return definitions.resource_types()

@@ -5,7 +5,6 @@ from __future__ import annotations
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
-from ehr.fhir.api import outcome as oo
 from ehr.fhir.api.http import FHIR_JSON, FhirRequest, FhirResponse
 from ehr.fhir.api.interactions import error_response, handle
 from ehr.fhir.errors import FhirError
@@ -65,7 +64,3 @@ def _to_django(resp: FhirResponse, method: str | None) -> HttpResponse:
     for k, v in resp.headers.items():
         out[k] = v
     return out
-
-
-def not_found_outcome(message: str) -> dict:
-    return oo.outcome(oo.issue("error", "not-found", message))

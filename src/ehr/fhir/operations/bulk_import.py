@@ -44,16 +44,22 @@ def _request() -> FhirRequest:
     return FhirRequest("POST", "", headers={"prefer": "return=minimal"})
 
 
-def _files(paths: list[Path]) -> Iterator[Path]:
+def fhir_files(paths: list[Path]) -> Iterator[Path]:
+    """The JSON and NDJSON files named, folders walked in name order; missing paths as given."""
     for path in paths:
         if path.is_dir():
             yield from sorted(
                 p for p in path.rglob("*") if p.suffix in (".json", ".ndjson") and p.is_file()
             )
-        elif path.exists():
-            yield path
         else:
+            yield path
+
+
+def _files(paths: list[Path]) -> Iterator[Path]:
+    for path in fhir_files(paths):
+        if not path.exists():
             raise ImportFailure(str(path), "no such file or folder")
+        yield path
 
 
 def _entries_of(bundle: dict) -> list[Entry]:

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ehr.fhir import jsonio
+from ehr.fhir.operations.bulk_import import fhir_files
 from ehr.fhir.validation.issues import Issue
 from ehr.fhir.validation.validator import validate
 
@@ -31,21 +32,12 @@ def _parse(data: bytes) -> object:
         return exc
 
 
-def _files(paths: list[Path]) -> Iterator[Path]:
-    for path in paths:
-        if path.is_dir():
-            yield from sorted(
-                p for p in path.rglob("*") if p.is_file() and p.suffix in (".json", ".ndjson")
-            )
-        else:
-            yield path
-
-
 def validate_paths(paths: list[Path], *, profiles: list[str], quiet: bool = False) -> int:
     totals = {"files": 0, "invalid": 0, "error": 0, "warning": 0}
-    for path in _files(paths):
+    for path in fhir_files(paths):
         if not path.exists():
             print(f"{path}: no such file or folder", file=sys.stderr)
+            totals["files"] += 1
             totals["invalid"] += 1
             continue
         for label, doc in _documents(path):

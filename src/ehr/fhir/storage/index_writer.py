@@ -89,8 +89,7 @@ VERSION_INSERT = (
     "updated_us, method, deleted, content) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 )
 COMPARTMENT_INSERT = (
-    "INSERT INTO fhir_compartment (resource_id, compartment_type, compartment_id) "
-    "VALUES (?, ?, ?)"
+    "INSERT INTO fhir_compartment (resource_id, compartment_type, compartment_id) VALUES (?, ?, ?)"
 )
 KEY_BLOCK = 256
 

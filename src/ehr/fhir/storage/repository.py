@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 
 from ehr.fhir import definitions, jsonio
-from ehr.fhir.errors import Conflict, FhirError, Gone, NotFound, PreconditionFailed
+from ehr.fhir.errors import FhirError, Gone, NotFound, PreconditionFailed
 from ehr.fhir.search.extract import hash64, patient_compartments
 from ehr.fhir.storage import index_writer
 from ehr.fhir.storage.db import atomic, lock_key, raw_cursor, sql
@@ -390,12 +390,3 @@ def history(
         HistoryEntry(r[0], Stored(r[1], r[2], r[3], r[4], bool(r[5]), r[6]), r[7])
         for r in cur.fetchall()
     ]
-
-
-def exists(resource_type: str, resource_id: str) -> bool:
-    stored = read_any(resource_type, resource_id)
-    return stored is not None and not stored.deleted
-
-
-class ConflictError(Conflict):
-    pass

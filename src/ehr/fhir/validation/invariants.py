@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ehr.fhir.validation.issues import Issue
 from ehr.fhir.validation.native_invariants import native
@@ -69,16 +69,3 @@ def check(
             continue
         if not passes(result):
             walker.issues.append(Issue("error", "invariant", expr, f"{key}: {human}"))
-
-
-def available() -> bool:
-    try:
-        import ehr.fhir.fhirpath  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-def evaluate(expression: str, resource: Any) -> list:
-    compiled = _compiled(expression)
-    return [] if compiled is None else compiled.evaluate(resource)
