@@ -33,10 +33,45 @@ ALLOWED_HOSTS = os.environ.get("EHR_ALLOWED_HOSTS", "127.0.0.1,localhost,testser
 INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.auth",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
     "ehr.fhir.storage.apps.StorageConfig",
+    "ehr.web",
 ]
 
-MIDDLEWARE: list[str] = []
+# The FHIR API (/fhir) is served without Django's session and CSRF machinery: it authenticates
+# bearer tokens itself. Middleware here applies to the screens.
+MIDDLEWARE: list[str] = [
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+]
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    }
+]
+
+STATIC_URL = "/static/"
+STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)
+# Static files are served by the app itself (WhiteNoise) straight from the app folders, so a
+# fresh checkout needs no collectstatic step.
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
 
 ROOT_URLCONF = "ehr.urls"
 WSGI_APPLICATION = "ehr.wsgi.application"

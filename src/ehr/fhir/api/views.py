@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from django.views.decorators.csrf import csrf_exempt
 
 from ehr.fhir.api.http import FHIR_JSON, FhirRequest, FhirResponse
 from ehr.fhir.api.interactions import error_response, handle
@@ -26,6 +27,7 @@ def _base_url(request: HttpRequest) -> str:
     return f"{request.scheme}://{request.get_host()}/fhir"
 
 
+@csrf_exempt
 def fhir_endpoint(request: HttpRequest, rest: str | None = None) -> HttpResponse:
     meta = request.META
     try:
