@@ -82,12 +82,51 @@ def cmd_demo_data(args: argparse.Namespace) -> int:
 
     if args.if_empty and _has_patients():
         print("demo data: the database already holds patients; nothing loaded", file=sys.stderr)
-        return 0
+        return _demo_accounts()
 
     bundles = generate(args.patients, args.seed)
-    return load_bundles(
+    status = load_bundles(
         bundles, label=f"demo data ({args.patients} patients)", progress=not args.quiet
     )
+    return status or _demo_accounts()
+
+
+def _demo_accounts() -> int:
+    """One sign-in per role, linked to demo records; prints the table of passwords."""
+    from ehr.identity.commands import print_demo_accounts
+    from ehr.identity.demo_accounts import ensure_demo_accounts
+
+    print_demo_accounts(ensure_demo_accounts())
+    return 0
+
+
+def cmd_createadmin(args: argparse.Namespace) -> int:
+    _django()
+    from ehr.identity.commands import create_account
+
+    return create_account(
+        args.username, "admin", email=args.email or "", password_stdin=args.password_stdin
+    )
+
+
+def cmd_user_create(args: argparse.Namespace) -> int:
+    _django()
+    from ehr.identity.commands import create_account
+
+    return create_account(
+        args.username,
+        args.role,
+        email=args.email or "",
+        fhir_user=args.fhir_user or "",
+        password_stdin=args.password_stdin,
+    )
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    _django()
+    from ehr.audit.verify import run
+
+    return run()
 
 
 def _has_patients() -> bool:
@@ -135,6 +174,31 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--if-empty", action="store_true", help="only if no Patient is stored yet")
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=cmd_demo_data)
+
+    p = sub.add_parser("createadmin", help="create an administrator (MFA set up at first sign-in)")
+    p.add_argument("--username", required=True)
+    p.add_argument("--email")
+    p.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    p.set_defaults(func=cmd_createadmin)
+
+    p = sub.add_parser("user", help="user accounts")
+    users = p.add_subparsers(dest="user_command", required=True)
+    p = users.add_parser("create", help="create a user with a role")
+    p.add_argument("--username", required=True)
+    p.add_argument("--role", required=True, help="admin, provider, nurse, front_desk, biller, ...")
+    p.add_argument("--fhir-user", help="linked record, e.g. Practitioner/123 or Patient/abc")
+    p.add_argument("--email")
+    p.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    p.set_defaults(func=cmd_user_create)
+
+    p = sub.add_parser("audit", help="audit trail tools")
+    audit = p.add_subparsers(dest="audit_command", required=True)
+    p = audit.add_parser("verify", help="check the audit trail's hash chain (exit 1 if broken)")
+    p.set_defaults(func=cmd_audit_verify)
+
+    from ehr.identity.oauth.cli import add_commands as add_oauth_commands
+
+    add_oauth_commands(sub, _django)
 
     args = parser.parse_args(argv)
     return args.func(args)

@@ -38,16 +38,23 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "ehr.fhir.storage.apps.StorageConfig",
     "ehr.web",
+    "ehr.identity.apps.IdentityConfig",
+    "ehr.audit.apps.AuditConfig",
+    "ehr.identity.oauth.apps.OAuthConfig",
 ]
 
 # The FHIR API (/fhir) is served without Django's session and CSRF machinery: it authenticates
 # bearer tokens itself. Middleware here applies to the screens.
 MIDDLEWARE: list[str] = [
+    "django.middleware.security.SecurityMiddleware",
+    "ehr.identity.middleware.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "ehr.identity.middleware.IdentityMiddleware",
 ]
 
 TEMPLATES = [
@@ -60,6 +67,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "ehr.identity.context.identity",
             ],
         },
     }
@@ -116,3 +124,54 @@ LOGGING = {
 }
 
 BASE_DIR = Path(__file__).resolve().parent
+
+# --- Identity: sign-in, passwords, sessions, web security (docs/identity.md) ---------------
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "/login/"
+EHR_DEMO = os.environ.get("EHR_DEMO", "") == "1"
+EHR_IDLE_TIMEOUT_MINUTES = int(os.environ.get("EHR_IDLE_TIMEOUT_MINUTES", "15"))
+EHR_BREAK_GLASS_MINUTES = int(os.environ.get("EHR_BREAK_GLASS_MINUTES", "60"))
+EHR_LOGIN_MAX_FAILURES = int(os.environ.get("EHR_LOGIN_MAX_FAILURES", "5"))
+EHR_LOGIN_IP_MAX_FAILURES = int(os.environ.get("EHR_LOGIN_IP_MAX_FAILURES", "50"))
+EHR_LOCKOUT_MINUTES = int(os.environ.get("EHR_LOCKOUT_MINUTES", "15"))
+EHR_TRUST_PROXY = os.environ.get("EHR_TRUST_PROXY", "") == "1"
+EHR_TLS = os.environ.get("EHR_TLS", "") == "1"
+
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+# The session never outlives a working day; the idle timeout ends it much sooner when unused.
+SESSION_COOKIE_AGE = 12 * 3600
+SESSION_COOKIE_SECURE = EHR_TLS  # also set per response for https requests (middleware)
+CSRF_COOKIE_SECURE = EHR_TLS
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+if EHR_TLS:
+    SECURE_HSTS_SECONDS = 31536000
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+if EHR_TRUST_PROXY:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# Mail (emergency-access alerts): off unless EHR_EMAIL_HOST is set.
+EMAIL_HOST = os.environ.get("EHR_EMAIL_HOST", "")
+EMAIL_PORT = int(os.environ.get("EHR_EMAIL_PORT", "25"))
+EMAIL_HOST_USER = os.environ.get("EHR_EMAIL_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EHR_EMAIL_PASSWORD", "")
+EMAIL_USE_TLS = os.environ.get("EHR_EMAIL_TLS", "") == "1"
+DEFAULT_FROM_EMAIL = os.environ.get("EHR_EMAIL_FROM", "ehr@localhost")
+EHR_EMAIL_ALERTS = bool(EMAIL_HOST)

@@ -1,9 +1,14 @@
-from django.urls import path, re_path
+from django.urls import include, path, re_path
 
+from ehr.audit import views as audit_views
 from ehr.fhir.api.views import fhir_endpoint
 from ehr.web.views import home
 
 urlpatterns = [
     path("", home, name="home"),
+    path("admin/audit/", audit_views.report, name="audit-report"),
+    path("admin/audit/export.csv", audit_views.export_csv, name="audit-export"),
+    path("", include("ehr.identity.oauth.urls")),
     re_path(r"^fhir(?P<rest>/.*)?$", fhir_endpoint, name="fhir"),
+    path("", include("ehr.identity.urls")),
 ]

@@ -1,12 +1,17 @@
-"""Landing page; the staff screens arrive with the front-desk issue."""
+"""Landing page: a simple home per role; signed-out visitors go to the sign-in page."""
 
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from ehr.identity.accounts import account_of
+from ehr.identity.decorators import signed_in
+from ehr.identity.models import AdminNotification
 
 
+@signed_in
 def home(request: HttpRequest) -> HttpResponse:
-    body = (
-        "<!doctype html><html lang=en><head><meta charset=utf-8><title>EHR</title></head>"
-        "<body><main><h1>EHR</h1><p>The FHIR R4 API is at <a href='/fhir/metadata'>/fhir</a>.</p>"
-        "</main></body></html>"
-    )
-    return HttpResponse(body)
+    account = account_of(request.user)
+    notifications = []
+    if account is not None and account.role == "admin":
+        notifications = list(AdminNotification.objects.filter(dismissed=None)[:50])
+    return render(request, "web/home.html", {"notifications": notifications})

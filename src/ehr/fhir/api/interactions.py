@@ -46,7 +46,11 @@ def handle(req: FhirRequest) -> FhirResponse:
     try:
         _check_format(req)
         if req.method in WRITE_METHODS:
-            return write_unit(lambda: _dispatch_write(req))
+            body = _single_resource_body(req)
+            if body is None:
+                return write_unit(lambda: _dispatch_write(req))
+            with repo.preflight(body, req.parts[0]):
+                return write_unit(lambda: _dispatch_write(req, body))
         return dispatch(req)
     except FhirError as err:
         return error_response(err)
@@ -58,9 +62,21 @@ def handle(req: FhirRequest) -> FhirResponse:
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
-def _dispatch_write(req: FhirRequest) -> FhirResponse:
+def _single_resource_body(req: FhirRequest) -> dict | None:
+    """The parsed body of a create (POST [type]) or update (PUT [type]/[id]), else None."""
+    parts = req.parts
+    if not (
+        (req.method == "POST" and len(parts) == 1 and not parts[0].startswith(("$", "_")))
+        or (req.method == "PUT" and len(parts) == 2 and not parts[1].startswith(("$", "_")))
+    ):
+        return None
+    body = parse_body(req)
+    return body if isinstance(body, dict) else None
+
+
+def _dispatch_write(req: FhirRequest, body: dict | None = None) -> FhirResponse:
     """A write request as one unit: an error answer rolls back whatever it had written."""
-    resp = dispatch(req)
+    resp = dispatch(req, body)
     if resp.status >= 400:
         raise _ErrorAnswer(resp)
     return resp
@@ -85,7 +101,7 @@ def _check_format(req: FhirRequest) -> None:
         raise FhirError("Only JSON is supported (application/fhir+json)", status=406)
 
 
-def dispatch(req: FhirRequest) -> FhirResponse:
+def dispatch(req: FhirRequest, body: object | None = None) -> FhirResponse:
     parts = req.parts
     method = "GET" if req.method == "HEAD" else req.method
     if not parts:
@@ -119,7 +135,7 @@ def dispatch(req: FhirRequest) -> FhirResponse:
         if method == "GET":
             return search_type(req, rtype, req.query)
         if method == "POST":
-            return create(req, rtype)
+            return create(req, rtype, body)
         if method == "PUT":
             return conditional_update(req, rtype)
         if method == "DELETE":
@@ -148,7 +164,7 @@ def dispatch(req: FhirRequest) -> FhirResponse:
         if method == "GET":
             return read(req, rtype, second)
         if method == "PUT":
-            return update(req, rtype, second)
+            return update(req, rtype, second, body)
         if method == "PATCH":
             return patch(req, rtype, second)
         if method == "DELETE":

@@ -315,19 +315,28 @@ class Compiler:
                 if len(parts) != 3:
                     raise SearchError(f"{f.name}:of-type expects system|code|value")
                 system, code, ident = (sv.unescape(p) for p in parts)
-                hs = [_h(t, name, system, f"{code}|{ident}") for t in self.rtypes]
-                ors.append(_hash_in("hash_sys_value", hs, args))
+                ors.append(self._code_in_system(name, [(system, f"{code}|{ident}")], args))
                 continue
             if tok.code is None:
+                # Only rows with a system are in the (partial) index on hash_system.
                 hs = [_h(t, name, tok.system) for t in self.rtypes]
-                ors.append(_hash_in("hash_system", hs, args))
+                ors.append(f"(system IS NOT NULL AND {_hash_in('hash_system', hs, args)})")
             elif tok.system is None:
                 hs = [_h(t, name, tok.code) for t in self.rtypes]
                 ors.append(_hash_in("hash_value", hs, args))
             else:
-                hs = [_h(t, name, tok.system, tok.code) for t in self.rtypes]
-                ors.append(_hash_in("hash_sys_value", hs, args))
+                ors.append(self._code_in_system(name, [(tok.system, tok.code)], args))
         return _in_index(self.alias, "fhir_token", " OR ".join(ors), args, negate=mod == "not")
+
+    def _code_in_system(self, name: str, pairs: list[tuple[str, str]], args: list) -> str:
+        """Tokens whose (system, code) is one of ``pairs``.
+
+        The token index is on (hash_value, hash_sys_value): the code's hash finds the few rows
+        with that code, and the system-and-code hash picks the right system among them.
+        """
+        hv = sorted({_h(t, name, code) for t in self.rtypes for _, code in pairs})
+        hs = [_h(t, name, system or "", code) for t in self.rtypes for system, code in pairs]
+        return f"({_hash_in('hash_value', hv, args)} AND {_hash_in('hash_sys_value', hs, args)})"
 
     def _token_in_valueset(self, f: Filter, negate: bool) -> Cond:
         from ehr.terminology import _load
@@ -347,12 +356,10 @@ class Compiler:
             else:
                 members.extend(codes)
         args: list = []
-        hs = [_h(t, f.name, s or "", c) for t in self.rtypes for s, c in members]
-        if not hs:
+        if not members:
             return Cond("1=0" if not negate else "1=1")
-        return _in_index(
-            self.alias, "fhir_token", _hash_in("hash_sys_value", hs, args), args, negate
-        )
+        where = self._code_in_system(f.name, members, args)
+        return _in_index(self.alias, "fhir_token", where, args, negate)
 
     def _string(self, f: Filter) -> Cond:
         mod = f.modifier

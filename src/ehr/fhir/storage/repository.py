@@ -174,6 +174,56 @@ def _check_body(resource: object, resource_type: str | None = None) -> str:
     return rtype
 
 
+@dataclass(slots=True)
+class _Preflight:
+    resource: dict
+    patients: list[str]
+    rows: index_writer.IndexRows
+
+
+# Work done for a write before it queues for the database (see ``preflight``), by id() of the
+# resource dict; each entry keeps its dict alive, so an id cannot be reused while it is here.
+_PREFLIGHT: dict[int, _Preflight] = {}
+
+
+@contextmanager
+def preflight(resource: object, resource_type: str | None = None):
+    """Validate and compute the index rows of a resource before its write takes the database.
+
+    On SQLite one writer runs at a time, so everything done inside the write's transaction
+    stretches the queue. Validation and index extraction depend only on the resource, so the
+    request thread does them first, in parallel with other requests; ``_write`` then only
+    stores. A resource that fails validation fails here, before it queues. The results are
+    dropped when the block ends, whatever happened.
+    """
+    if (
+        not isinstance(resource, dict)
+        or not isinstance(resource.get("resourceType"), str)
+        or not definitions.is_resource_type(resource["resourceType"])
+        or (resource_type is not None and resource["resourceType"] != resource_type)
+    ):
+        yield  # the write itself reports what is wrong with the body
+        return
+    rtype = resource["resourceType"]
+    rid = resource.get("id")
+    if not isinstance(rid, str) or not ID_RE.match(rid):
+        rid = new_id()  # a stand-in: ids are not part of what validation or indexes depend on
+    probe = dict(resource)
+    _prepare(probe, rtype, rid, 1, _now_us())
+    if validation_enabled() and not _PREVALIDATED.get():
+        problems = validate(probe)
+        if any(i.severity == "error" for i in problems):
+            raise ValidationFailed(problems)
+    key = id(resource)
+    _PREFLIGHT[key] = _Preflight(
+        resource, patient_compartments(rtype, probe), index_writer.rows_for(rtype, probe)
+    )
+    try:
+        yield
+    finally:
+        _PREFLIGHT.pop(key, None)
+
+
 def _write(
     resource_type: str,
     resource_id: str,
@@ -187,12 +237,19 @@ def _write(
     now_us = _now_us()
     if existing is not None and now_us <= existing.updated_us:
         now_us = existing.updated_us + 1000
+    ready = _PREFLIGHT.get(id(resource))
+    if ready is not None and ready.resource is not resource:
+        ready = None
     content = _prepare(resource, resource_type, resource_id, version, now_us)
-    if validation_enabled() and not _PREVALIDATED.get():
-        problems = validate(resource)
-        if any(i.severity == "error" for i in problems):
-            raise ValidationFailed(problems)
-    patients = patient_compartments(resource_type, resource)
+    if ready is not None:
+        patients, rows = ready.patients, ready.rows
+    else:
+        if validation_enabled() and not _PREVALIDATED.get():
+            problems = validate(resource)
+            if any(i.severity == "error" for i in problems):
+                raise ValidationFailed(problems)
+        patients = patient_compartments(resource_type, resource)
+        rows = None
     patient_key = patients[0] if patients else None
     batch = index_writer.BATCH.get()
     if existing_pk is None and batch is not None:
@@ -205,7 +262,9 @@ def _write(
             (pk, resource_type, resource_id, version, now_us, method, False, content)
         )
         batch["compartments"].extend([(pk, "Patient", p) for p in patients])
-        index_writer.write(cur, pk, resource_type, index_writer.rows_for(resource_type, resource))
+        if rows is None:
+            rows = index_writer.rows_for(resource_type, resource)
+        index_writer.write(cur, pk, resource_type, rows)
         return Stored(resource_type, resource_id, version, now_us, False, content)
     if existing_pk is None:
         cur.execute(
@@ -233,7 +292,9 @@ def _write(
         ),
         (pk, resource_type, resource_id, version, now_us, method, False, content),
     )
-    index_writer.write(cur, pk, resource_type, index_writer.rows_for(resource_type, resource))
+    if rows is None:
+        rows = index_writer.rows_for(resource_type, resource)
+    index_writer.write(cur, pk, resource_type, rows)
     if patients:
         cur.executemany(
             sql(

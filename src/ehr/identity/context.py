@@ -1,0 +1,40 @@
+"""Template context for every screen: navigation by role, the idle timeout, emergency access."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.http import HttpRequest
+
+from ehr.identity.accounts import account_of, active_grant
+
+NAV: dict[str, list[tuple[str, str]]] = {
+    "admin": [("Home", "/"), ("Users", "/admin/users/"), ("Roles", "/admin/roles/")],
+    "provider": [("Home", "/"), ("Emergency access", "/account/emergency-access/")],
+    "nurse": [("Home", "/"), ("Emergency access", "/account/emergency-access/")],
+    "front_desk": [("Home", "/")],
+    "biller": [("Home", "/")],
+    "patient": [("Home", "/")],
+    "proxy": [("Home", "/")],
+}
+ACCOUNT_MENU = [
+    ("Sessions", "/account/sessions/"),
+    ("Two-step verification", "/account/mfa/setup/"),
+]
+
+
+def identity(request: HttpRequest) -> dict:
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {"ehr_demo": settings.EHR_DEMO}
+    account = account_of(user)
+    role = account.role if account else None
+    return {
+        "ehr_demo": settings.EHR_DEMO,
+        "ehr_role": role,
+        "ehr_nav": NAV.get(role or "", []),
+        "ehr_account_menu": ACCOUNT_MENU,
+        "ehr_idle_seconds": settings.EHR_IDLE_TIMEOUT_MINUTES * 60,
+        "ehr_break_glass": active_grant(user)
+        if role and role not in ("patient", "proxy")
+        else None,
+    }

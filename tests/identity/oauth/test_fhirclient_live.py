@@ -1,0 +1,131 @@
+"""End to end with the public ``fhirclient`` library against the real server process."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urljoin
+
+import pytest
+import requests
+
+from tests.live import ehr, fresh_database, running_server
+
+fhirclient = pytest.importorskip("fhirclient.client")
+pytestmark = pytest.mark.live
+
+REDIRECT = "http://app.example/callback"
+PASSWORD = "Tall-giraffe-sings-42!"
+
+
+def _csrf(session: requests.Session, html: str) -> str:
+    m = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html)
+    return m.group(1) if m else session.cookies.get("csrftoken", "")
+
+
+def _follow_until_app(session: requests.Session, url: str) -> requests.Response:
+    """Follow redirects on the EHR, stopping when one points at the app."""
+    for _ in range(10):
+        resp = session.get(url, allow_redirects=False)
+        if resp.status_code not in (301, 302, 303):
+            return resp
+        url = urljoin(url, resp.headers["Location"])
+        if url.startswith(REDIRECT):
+            raise _Arrived(url)
+    raise AssertionError("too many redirects")
+
+
+class _Arrived(Exception):
+    def __init__(self, url: str):
+        self.url = url
+
+
+def test_patient_standalone_launch_with_fhirclient(tmp_path):
+    with fresh_database(tmp_path) as url:
+        ehr(url, "migrate")
+        with running_server(url) as base:
+            http = requests.Session()
+            if http.get(base.replace("/fhir", "/login/")).status_code != 200:
+                pytest.skip("the sign-in page (/login/) is not there yet")
+            created = http.post(
+                f"{base}/Patient",
+                json={"resourceType": "Patient", "name": [{"family": "Haddad"}]},
+                headers={"Content-Type": "application/fhir+json"},
+            )
+            assert created.status_code == 201, created.text
+            pid = created.json()["id"]
+            ehr(url, "user", "create", "--username", "sami", "--role", "patient",
+                "--fhir-user", f"Patient/{pid}", "--password-stdin",
+                input=f"{PASSWORD}\n{PASSWORD}\n")  # fmt: skip
+            scope = "launch/patient openid fhirUser patient/*.rs offline_access"
+            out = ehr(url, "client", "create", "--name", "Growth Charts", "--type", "public",
+                      "--redirect-uri", REDIRECT, "--scope", scope).stdout  # fmt: skip
+            client_id = re.search(r"client_id: (\S+)", out).group(1)
+
+            settings = {
+                "app_id": client_id,
+                "api_base": base,
+                "redirect_uri": REDIRECT,
+                "scope": "launch/patient openid fhirUser patient/*.rs offline_access",
+            }
+            smart = fhirclient.FHIRClient(settings=settings)
+            authorize_url = smart.authorize_url
+            if authorize_url is None:
+                # fhirclient finds the endpoints in the CapabilityStatement's security
+                # extension; until /metadata carries it, give it the well-known ones.
+                conf = http.get(f"{base}/.well-known/smart-configuration").json()
+                state = smart.state
+                state["server"]["auth_type"] = "oauth2"
+                state["server"]["auth"] = {
+                    "app_id": client_id,
+                    "aud": base,
+                    "redirect_uri": REDIRECT,
+                    "authorize_uri": conf["authorization_endpoint"],
+                    "token_uri": conf["token_endpoint"],
+                }
+                smart = fhirclient.FHIRClient(state=state)
+                authorize_url = smart.authorize_url
+            assert "code_challenge" in authorize_url
+
+            browser = requests.Session()
+            try:
+                page = _follow_until_app(browser, authorize_url)
+                assert "/login/" in page.url, page.url
+                login = browser.post(
+                    page.url,
+                    data={"username": "sami", "password": PASSWORD,
+                          "csrfmiddlewaretoken": _csrf(browser, page.text),
+                          "next": re.search(r'name="next" value="([^"]*)"', page.text).group(1)
+                          .replace("&amp;", "&")},
+                    headers={"Referer": page.url},
+                    allow_redirects=False,
+                )  # fmt: skip
+                assert login.status_code == 302, login.text[:500]
+                approval = _follow_until_app(browser, urljoin(page.url, login.headers["Location"]))
+                assert "Growth Charts" in approval.text
+                rid = re.search(r'name="rid" value="([^"]+)"', approval.text).group(1)
+                scopes = re.findall(r'name="scope" value="([^"]+)"', approval.text)
+                done = browser.post(
+                    urljoin(approval.url, "/oauth/authorize/decide"),
+                    data={"rid": rid, "decision": "approve", "scope": scopes,
+                          "csrfmiddlewaretoken": _csrf(browser, approval.text)},
+                    headers={"Referer": approval.url},
+                    allow_redirects=False,
+                )  # fmt: skip
+                assert done.status_code == 302, done.text[:500]
+                callback = done.headers["Location"]
+            except _Arrived as arrived:
+                callback = arrived.url
+            assert callback.startswith(REDIRECT) and "code=" in callback
+
+            smart.handle_callback(callback)
+            assert smart.patient_id == pid
+            assert smart.launch_context["patient"] == pid
+            assert smart.server.auth.refresh_token
+            token = smart.server.auth.access_token
+            info = requests.post(
+                base.replace("/fhir", "/oauth/introspect"),
+                data={"token": token},
+                headers={"Authorization": f"Bearer {token}"},
+            ).json()
+            assert info["active"] and info["patient"] == pid and info["username"] == "sami"
+            assert info["fhirUser"] == f"{base}/Patient/{pid}"
