@@ -24,11 +24,23 @@ class Answer:
         return json.loads(self.body)
 
 
-class Fhir:
-    """Calls the FHIR API in-process through the full Django request path."""
+def mint_token(scope: str = "system/*.cruds", **kw) -> str:
+    """An access token, as ``ehr token`` mints them (a system token unless a user is given)."""
+    from ehr.identity.oauth.scopes import ScopeSet
+    from ehr.identity.oauth.tokens import mint
 
-    def __init__(self, client):
+    if "user" not in kw:
+        kw["system"] = True
+    value, _ = mint(scopes=ScopeSet.parse(scope), **kw)
+    return value
+
+
+class Fhir:
+    """Calls the FHIR API in-process through the full Django request path, with a token."""
+
+    def __init__(self, client, token: str | None = None):
         self.client = client
+        self.token = token
 
     def __call__(self, method: str, path: str, body=None, headers=None, content_type=None):
         data = b""
@@ -40,9 +52,12 @@ class Fhir:
             "/fhir/" + path.lstrip("/") if path else "/fhir",
             data=data,
             content_type=content_type or "application/fhir+json",
-            headers=headers or {},
+            headers={**self._auth(), **(headers or {})},
         )
         return Answer(resp.status_code, {k.lower(): v for k, v in resp.items()}, resp.content)
+
+    def _auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
 
     def get(self, path, **kw):
         return self("GET", path, **kw)
@@ -59,7 +74,7 @@ class Fhir:
 
 @pytest.fixture
 def fhir(client, db) -> Fhir:
-    return Fhir(client)
+    return Fhir(client, mint_token())
 
 
 def row_counts() -> dict[str, int]:

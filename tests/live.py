@@ -99,3 +99,9 @@ def count_rows(url: str, table: str) -> int:
 
     with psycopg.connect(url) as conn:
         return conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+
+
+def system_token(url: str, scope: str = "system/*.cruds", minutes: int = 600) -> str:
+    """A system access token for the live server's database, minted with ``ehr token``."""
+    out = ehr(url, "token", "--system", "--scope", scope, "--minutes", str(minutes))
+    return out.stdout.strip().splitlines()[-1]

@@ -27,16 +27,26 @@ def test_example_round_trip(fhir, name, monkeypatch):
     if name in KNOWN_INVALID:
         # The validator rejects it (see test_validation); the store must still be faithful.
         monkeypatch.setattr("ehr.fhir.storage.repository.validation_enabled", lambda: False)
-    put = fhir.put(f"{rtype}/{rid}", raw)
-    assert put.status == 201, put.body[:500]
-    got = fhir.get(f"{rtype}/{rid}")
-    assert got.status == 200
-    back = json.loads(got.body)
+    if rtype == "AuditEvent":
+        # /fhir/AuditEvent is the server's own read-only trail: the API refuses the write, and
+        # the store's fidelity is checked through the repository instead.
+        assert fhir.put(f"{rtype}/{rid}", raw).status == 405
+        from ehr.fhir.storage import repository as repo
+
+        repo.update(rtype, rid, json.loads(raw))
+        text = repo.read(rtype, rid).content.encode()
+    else:
+        put = fhir.put(f"{rtype}/{rid}", raw)
+        assert put.status == 201, put.body[:500]
+        got = fhir.get(f"{rtype}/{rid}")
+        assert got.status == 200
+        text = got.body
+    back = json.loads(text)
     assert _without_meta(back) == _without_meta(original)
     assert back["meta"]["versionId"] == "1"
     # Decimals keep their digits: every number token in the original appears in the stored text.
     for token in _decimal_tokens(raw):
-        assert token in got.body, token
+        assert token in text, token
 
 
 def _decimal_tokens(raw: bytes) -> set[bytes]:

@@ -52,3 +52,19 @@ class MethodNotAllowed(FhirError):
 
 class MultipleMatches(PreconditionFailed):
     code = "multiple-matches"
+
+
+class Forbidden(FhirError):
+    status = 403
+    code = "forbidden"
+
+
+class Unauthorized(FhirError):
+    """No valid credentials; ``challenge`` is the WWW-Authenticate header to send."""
+
+    status = 401
+    code = "login"
+
+    def __init__(self, message: str, *, challenge: str = 'Bearer realm="ehr"'):
+        super().__init__(message)
+        self.challenge = challenge

@@ -21,7 +21,7 @@ import pytest
 from django.test import Client
 
 from ehr.fhir import definitions
-from tests.conftest import Fhir
+from tests.conftest import Fhir, mint_token
 from tests.fhir.search_api import corpus as C
 from tests.fhir.search_api import oracle as O
 from tests.fhir.search_api.samples import (
@@ -55,7 +55,7 @@ from tests.fhir.search_api.samples import (
 def corpus(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock(), C.test_database():
         C.wipe()
-        fhir = Fhir(Client())
+        fhir = Fhir(Client(), mint_token())
         stable = C.load(fhir)
         data = C.Corpus(C.snapshot(), stable)
         try:
@@ -68,7 +68,7 @@ def corpus(django_db_setup, django_db_blocker):
 def fhir(corpus, django_db_blocker):
     """The API over Django's test client, on the committed corpus (no per-test transaction)."""
     with django_db_blocker.unblock():
-        yield Fhir(Client())
+        yield Fhir(Client(), mint_token())
 
 
 # ------------------------------------------------------------------ the sampled searches

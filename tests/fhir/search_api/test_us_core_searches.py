@@ -20,7 +20,7 @@ from fhirpy import SyncFHIRClient
 from tests.conftest import SYNTHEA, US_CORE
 from tests.fhir.search_api import oracle as O
 from tests.fhir.search_api.corpus import Corpus
-from tests.live import ehr, fresh_database, running_server
+from tests.live import ehr, fresh_database, running_server, system_token
 
 pytestmark = pytest.mark.live
 
@@ -50,8 +50,9 @@ def live(tmp_path_factory):
         assert "1 failed" in summary or out.returncode == 0, summary[-2000:]
         rows = _rows(url)
         assert len(rows) > 5500
+        token = system_token(url, "system/*.rs")
         with running_server(url) as base:
-            yield SyncFHIRClient(base), Corpus(rows, {})
+            yield SyncFHIRClient(base, authorization=f"Bearer {token}"), Corpus(rows, {})
 
 
 @pytest.fixture(scope="module")

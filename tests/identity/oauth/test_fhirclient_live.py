@@ -8,7 +8,7 @@ from urllib.parse import urljoin
 import pytest
 import requests
 
-from tests.live import ehr, fresh_database, running_server
+from tests.live import ehr, fresh_database, running_server, system_token
 
 fhirclient = pytest.importorskip("fhirclient.client")
 pytestmark = pytest.mark.live
@@ -44,15 +44,18 @@ def test_patient_standalone_launch_with_fhirclient(tmp_path):
         ehr(url, "migrate")
         with running_server(url) as base:
             http = requests.Session()
-            if http.get(base.replace("/fhir", "/login/")).status_code != 200:
-                pytest.skip("the sign-in page (/login/) is not there yet")
-            created = http.post(
-                f"{base}/Patient",
-                json={"resourceType": "Patient", "name": [{"family": "Haddad"}]},
-                headers={"Content-Type": "application/fhir+json"},
-            )
-            assert created.status_code == 201, created.text
-            pid = created.json()["id"]
+            assert http.get(base.replace("/fhir", "/login/")).status_code == 200
+            admin = {"Authorization": f"Bearer {system_token(url)}"}
+            ids = []
+            for family in ("Haddad", "Okafor"):
+                created = http.post(
+                    f"{base}/Patient",
+                    json={"resourceType": "Patient", "name": [{"family": family}]},
+                    headers={"Content-Type": "application/fhir+json", **admin},
+                )
+                assert created.status_code == 201, created.text
+                ids.append(created.json()["id"])
+            pid, other = ids
             ehr(url, "user", "create", "--username", "sami", "--role", "patient",
                 "--fhir-user", f"Patient/{pid}", "--password-stdin",
                 input=f"{PASSWORD}\n{PASSWORD}\n")  # fmt: skip
@@ -67,23 +70,9 @@ def test_patient_standalone_launch_with_fhirclient(tmp_path):
                 "redirect_uri": REDIRECT,
                 "scope": "launch/patient openid fhirUser patient/*.rs offline_access",
             }
+            # fhirclient finds the endpoints in /metadata (the SMART security extension).
             smart = fhirclient.FHIRClient(settings=settings)
             authorize_url = smart.authorize_url
-            if authorize_url is None:
-                # fhirclient finds the endpoints in the CapabilityStatement's security
-                # extension; until /metadata carries it, give it the well-known ones.
-                conf = http.get(f"{base}/.well-known/smart-configuration").json()
-                state = smart.state
-                state["server"]["auth_type"] = "oauth2"
-                state["server"]["auth"] = {
-                    "app_id": client_id,
-                    "aud": base,
-                    "redirect_uri": REDIRECT,
-                    "authorize_uri": conf["authorization_endpoint"],
-                    "token_uri": conf["token_endpoint"],
-                }
-                smart = fhirclient.FHIRClient(state=state)
-                authorize_url = smart.authorize_url
             assert "code_challenge" in authorize_url
 
             browser = requests.Session()
@@ -129,3 +118,11 @@ def test_patient_standalone_launch_with_fhirclient(tmp_path):
             ).json()
             assert info["active"] and info["patient"] == pid and info["username"] == "sami"
             assert info["fhirUser"] == f"{base}/Patient/{pid}"
+
+            # The app reads its patient through fhirclient; the other patient stays out of reach.
+            assert smart.patient.name[0].family == "Haddad"
+            bearer = {"Authorization": f"Bearer {token}"}
+            assert requests.get(f"{base}/Patient/{other}", headers=bearer).status_code == 403
+            found = requests.get(f"{base}/Patient", headers=bearer).json()
+            assert [e["resource"]["id"] for e in found["entry"]] == [pid]
+            assert requests.get(f"{base}/Patient/{pid}").status_code == 401

@@ -68,6 +68,37 @@ def _resources() -> list[dict]:
     return out
 
 
+def _security(base_url: str) -> dict:
+    """SMART on FHIR: where apps get tokens (also in /.well-known/smart-configuration)."""
+    root = base_url.removesuffix("/fhir")
+    uris = [
+        ("authorize", "/oauth/authorize"),
+        ("token", "/oauth/token"),
+        ("introspect", "/oauth/introspect"),
+        ("revoke", "/oauth/revoke"),
+    ]
+    return {
+        "cors": False,
+        "service": [
+            {
+                "coding": [
+                    {
+                        "system": "http://terminology.hl7.org/CodeSystem/restful-security-service",
+                        "code": "SMART-on-FHIR",
+                    }
+                ],
+                "text": "OAuth2 using SMART-on-FHIR profile (see http://docs.smarthealthit.org)",
+            }
+        ],
+        "extension": [
+            {
+                "url": "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris",
+                "extension": [{"url": name, "valueUri": root + path} for name, path in uris],
+            }
+        ],
+    }
+
+
 def capability_statement(base_url: str) -> dict:
     return {
         "resourceType": "CapabilityStatement",
@@ -83,6 +114,7 @@ def capability_statement(base_url: str) -> dict:
         "rest": [
             {
                 "mode": "server",
+                "security": _security(base_url),
                 "resource": _resources(),
                 "interaction": [
                     {"code": "transaction"},

@@ -24,6 +24,9 @@ class FhirRequest:
     headers: dict[str, str] = field(default_factory=dict)  # lower-case names
     body: bytes = b""
     base_url: str = ""
+    # Called with the response once the outcome is known: inside the write's transaction for a
+    # successful write (``in_transaction`` True), else after it. The API adapter audits here.
+    on_outcome: Any = None
 
     @classmethod
     def from_url(cls, method: str, url: str, **kw) -> FhirRequest:

@@ -10,12 +10,13 @@ from urllib.parse import parse_qsl, urlencode
 import jsonpatch
 import orjson
 
-from ehr.fhir import definitions, jsonio
+from ehr.fhir import access, definitions, jsonio
 from ehr.fhir.api import outcome as oo
 from ehr.fhir.api.http import FhirRequest, FhirResponse, http_date
 from ehr.fhir.api.subsetting import check_summary, elements, summarize
 from ehr.fhir.errors import (
     FhirError,
+    Forbidden,
     MethodNotAllowed,
     MultipleMatches,
     NotFound,
@@ -43,20 +44,32 @@ JSON_TYPES = (
 
 
 def handle(req: FhirRequest) -> FhirResponse:
+    noted = [False]
     try:
         _check_format(req)
         if req.method in WRITE_METHODS:
             body = _single_resource_body(req)
             if body is None:
-                return write_unit(lambda: _dispatch_write(req))
-            with repo.preflight(body, req.parts[0]):
-                return write_unit(lambda: _dispatch_write(req, body))
-        return dispatch(req)
+                resp = write_unit(lambda: _dispatch_write(req, None, noted))
+            else:
+                with repo.preflight(body, req.parts[0]):
+                    resp = write_unit(lambda: _dispatch_write(req, body, noted))
+        else:
+            resp = dispatch(req)
     except FhirError as err:
-        return error_response(err)
+        noted[0] = False  # whatever was recorded in the transaction was rolled back with it
+        resp = error_response(err)
     except Exception:  # never a stack trace to the client
+        noted[0] = False
         log.exception("unhandled error in %s /fhir/%s", req.method, req.path)
-        return error_response(FhirError("Internal server error", status=500))
+        resp = error_response(FhirError("Internal server error", status=500))
+    if req.on_outcome is not None and not noted[0]:
+        try:
+            req.on_outcome(resp, False)
+        except Exception:  # no answer leaves without its audit record
+            log.exception("could not record the outcome of %s /fhir/%s", req.method, req.path)
+            return error_response(FhirError("Internal server error", status=500))
+    return resp
 
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -74,11 +87,16 @@ def _single_resource_body(req: FhirRequest) -> dict | None:
     return body if isinstance(body, dict) else None
 
 
-def _dispatch_write(req: FhirRequest, body: dict | None = None) -> FhirResponse:
-    """A write request as one unit: an error answer rolls back whatever it had written."""
+def _dispatch_write(req: FhirRequest, body: dict | None, noted: list[bool]) -> FhirResponse:
+    """A write request as one unit: an error answer rolls back whatever it had written, and a
+    successful one is recorded (``on_outcome``) in the same transaction."""
+    noted[0] = False
     resp = dispatch(req, body)
     if resp.status >= 400:
         raise _ErrorAnswer(resp)
+    if req.on_outcome is not None:
+        req.on_outcome(resp, True)
+        noted[0] = True
     return resp
 
 
@@ -596,6 +614,12 @@ def history(req: FhirRequest, rtype: str | None, rid: str | None) -> FhirRespons
             raise FhirError("_cursor must come from a paging link", expression="_cursor") from None
     if rid is not None and repo.read_any(rtype, rid) is None:
         raise NotFound(f"{rtype}/{rid} not found")
+    if rid is not None:
+        repo.check_visible(rtype, rid)
+    elif access.patient() is not None:
+        raise Forbidden("History across resources is not available with a patient context")
+    elif rtype is not None:
+        access.require("r", rtype)
     items = repo.history(
         rtype,
         rid,
@@ -606,6 +630,8 @@ def history(req: FhirRequest, rtype: str | None, rid: str | None) -> FhirRespons
     )
     more = len(items) > count
     items = items[:count]
+    if rtype is None and access.current() is not None:
+        items = [i for i in items if access.permits("r", i.stored.resource_type)]
     path = "/".join(p for p in (rtype, rid, "_history") if p)
     params = [(k, v) for k, v in req.query if k != "_cursor"]
     links = [_link(req, "self", path, req.query), _link(req, "first", path, params)]

@@ -1,4 +1,9 @@
-"""Django adapter: one view receives every /fhir request and hands it to the interactions."""
+"""Django adapter: one view receives every /fhir request, works out who is asking, and hands
+the request to the interactions under that caller's access policy, with its audit record.
+
+The engine itself knows nothing of users: identity (bearer tokens, roles, scopes) and the audit
+trail plug in here, at the boundary.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +11,10 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from ehr.fhir.access import acting_as
 from ehr.fhir.api.http import FHIR_JSON, FhirRequest, FhirResponse
 from ehr.fhir.api.interactions import error_response, handle
-from ehr.fhir.errors import FhirError
+from ehr.fhir.errors import FhirError, Forbidden, Unauthorized
 
 _HEADERS = (
     "accept",
@@ -20,11 +26,32 @@ _HEADERS = (
     "if-modified-since",
 )
 
+# Readable without a token: what a client needs before it can get one.
+PUBLIC_PATHS = frozenset({"metadata"})
+
 
 def _base_url(request: HttpRequest) -> str:
     if settings.EHR_BASE_URL:
         return settings.EHR_BASE_URL.rstrip("/")
     return f"{request.scheme}://{request.get_host()}/fhir"
+
+
+def _audit():
+    from ehr.audit import api_requests
+
+    return api_requests
+
+
+def _authenticate(request: HttpRequest):
+    """The caller's Principal from the bearer token; Unauthorized if there is none or it is bad."""
+    from ehr.identity.oauth.bearer import AuthenticationFailed, authenticate_bearer
+
+    try:
+        return authenticate_bearer(
+            request.META.get("HTTP_AUTHORIZATION"), source=request.META.get("REMOTE_ADDR")
+        )
+    except AuthenticationFailed as exc:
+        raise Unauthorized(exc.message, challenge=exc.www_authenticate) from None
 
 
 @csrf_exempt
@@ -55,7 +82,37 @@ def fhir_endpoint(request: HttpRequest, rest: str | None = None) -> HttpResponse
         body=request.body if length else b"",
         base_url=_base_url(request),
     )
-    return _to_django(handle(req), request.method)
+    parts = req.parts
+    if parts and parts[0] in PUBLIC_PATHS and req.method in ("GET", "HEAD"):
+        return _to_django(handle(req), request.method)
+    try:
+        principal = _authenticate(request)
+    except Unauthorized as err:
+        _audit().refused(req, None, err, meta.get("REMOTE_ADDR"))
+        resp = error_response(err)
+        resp.headers["WWW-Authenticate"] = err.challenge
+        return _to_django(resp, request.method)
+    from ehr.identity.access import PrincipalPolicy
+
+    policy = PrincipalPolicy(principal)
+    if parts and parts[0] == "AuditEvent":
+        return _to_django(_audit_events(req, principal, policy), request.method)
+    req.on_outcome = _audit().recorder(req, principal, policy)
+    with acting_as(policy):
+        return _to_django(handle(req), request.method)
+
+
+def _audit_events(req: FhirRequest, principal, policy) -> FhirResponse:
+    """The audit trail, read-only, for administrators; reading it is itself audited."""
+    from ehr.audit.fhir_view import handle_audit_event
+
+    if not policy.permits("s" if len(req.parts) == 1 else "r", "AuditEvent"):
+        err = Forbidden("Only administrators may read the audit trail")
+        _audit().refused(req, principal, err, principal.source)
+        return error_response(err)
+    resp = handle_audit_event(req)
+    _audit().recorder(req, principal, policy)(resp, False)
+    return resp
 
 
 def _to_django(resp: FhirResponse, method: str | None) -> HttpResponse:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from django.db import connection
 
-from ehr.fhir import definitions
+from ehr.fhir import access, definitions
 from ehr.fhir.errors import FhirError, NotSupported
 from ehr.fhir.search import values as sv
 from ehr.fhir.search.extract import hash64
@@ -186,10 +186,106 @@ def compartment_condition(compartment: str, cid: str, rtype: str) -> Cond | None
     return Cond("(" + " OR ".join(c.sql for c in conds) + ")", [a for c in conds for a in c.args])
 
 
+# ---------------------------------------------------------------------------- access
+
+
+def _allowed_types(req: SearchRequest) -> None:
+    """Keep the types the caller may search; a search of only forbidden types is refused."""
+    policy = access.current()
+    if policy is None:
+        return
+    allowed = [t for t in req.rtypes if policy.permits("s", t)]
+    if not allowed or (len(req.rtypes) == 1 and not req.system_level):
+        for t in req.rtypes:
+            access.require("s", t)
+    req.rtypes = allowed
+
+
+def _restrictions(rtypes: list[str], action: str) -> list[Cond]:
+    """SQL for the caller's patient restriction and granular scope constraints on ``rtypes``."""
+    policy = access.current()
+    if policy is None:
+        return []
+    conds: list[Cond] = []
+    by_patient: dict[str, list[str]] = {}
+    for t in rtypes:
+        pid = policy.patient_for(action, t)
+        if pid is not None:
+            by_patient.setdefault(pid, []).append(t)
+    for pid, types in by_patient.items():
+        shared = [t for t in types if t in access.SHARED_TYPES]
+        text = (
+            "(r.id IN (SELECT resource_id FROM fhir_compartment WHERE compartment_type = ? "
+            "AND compartment_id = ?) OR (r.resource_type = ? AND r.fhir_id = ?)"
+        )
+        args: list = ["Patient", pid, "Patient", pid]
+        if shared:
+            text += " OR r.resource_type IN (" + ",".join("?" * len(shared)) + ")"
+            args += shared
+        text += ")"
+        if len(types) < len(rtypes):  # other types are not limited to this patient
+            others = [t for t in rtypes if t not in types]
+            text = f"(r.resource_type IN ({','.join('?' * len(others))}) OR {text})"
+            args = [*others, *args]
+        conds.append(Cond(text, args))
+    for t in rtypes:
+        lists = policy.constraints(action, t)
+        if not lists:
+            continue
+        ors = []
+        for params in lists:
+            sub = parse(t, params, strict=True)
+            compiler = Compiler([t])
+            ors.append(and_([compiler.filter(f) for f in sub.filters]))
+        either = Cond(
+            "(" + " OR ".join(f"({c.sql})" for c in ors) + ")", [a for c in ors for a in c.args]
+        )
+        if len(rtypes) == 1:
+            conds.append(either)
+        else:
+            conds.append(Cond(f"(r.resource_type <> ? OR {either.sql})", [t, *either.args]))
+    return conds
+
+
+def visible_ids(rtype: str, ids: list[str], action: str = "r") -> set[str]:
+    """Which of these resources the caller may see (type permission, patient, scope limits)."""
+    policy = access.current()
+    if policy is None or not ids:
+        return set(ids)
+    if not policy.permits(action, rtype):
+        return set()
+    conds = _restrictions([rtype], action)
+    if not conds:
+        return set(ids)
+    where = and_(conds)
+    cur = raw_cursor()
+    marks = ",".join("?" * len(ids))
+    cur.execute(
+        sql(
+            f"SELECT r.fhir_id FROM fhir_resource r WHERE r.resource_type = ? "
+            f"AND r.fhir_id IN ({marks}) AND {where.sql}"
+        ),
+        [rtype, *ids, *where.args],
+    )
+    return {row[0] for row in cur.fetchall()}
+
+
+def _visible(found: list[Stored]) -> list[Stored]:
+    """Included resources the caller may read; the rest are left out silently."""
+    if access.current() is None or not found:
+        return found
+    by_type: dict[str, list[str]] = {}
+    for s in found:
+        by_type.setdefault(s.resource_type, []).append(s.id)
+    keep = {(t, i) for t, ids in by_type.items() for i in visible_ids(t, ids, "r")}
+    return [s for s in found if (s.resource_type, s.id) in keep]
+
+
 def _where(req: SearchRequest) -> Cond:
     """The search's WHERE clause: its most selective condition leads as a key list (``IN``),
     the others are checked per row (``EXISTS``), and the type test is kept off the planner's
     index choice on SQLite (``+r.resource_type``) so that it never drives the scan."""
+    _allowed_types(req)
     compiler = Compiler(req.rtypes)
     conds = [compiler.filter(f) for f in req.filters]
     conds.sort(key=lambda c: c.rank)
@@ -203,7 +299,8 @@ def _where(req: SearchRequest) -> Cond:
         if len(req.rtypes) == 1
         else Cond(f"{column} IN (" + ",".join("?" * len(req.rtypes)) + ")", list(req.rtypes))
     )
-    return and_([*req.extra, *shaped, type_cond, Cond("r.deleted = ?", [False])])
+    limits = _restrictions(req.rtypes, "s")
+    return and_([*req.extra, *shaped, *limits, type_cond, Cond("r.deleted = ?", [False])])
 
 
 _SORT_SQL = {
@@ -299,6 +396,7 @@ def run(req: SearchRequest) -> SearchPage:
     page = [_stored(r) for r in rows]
     keys = [r[0] for r in rows]
     included = _includes(req, page, keys) if (req.includes or req.revincludes) else []
+    included = _visible(included)
     return SearchPage(page, keys, included, total, has_more)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import fcntl
 import os
 import threading
@@ -88,10 +89,13 @@ _gate = _WriterGate()
 
 
 class _Job:
-    __slots__ = ("fn", "done", "result", "error", "lead")
+    __slots__ = ("fn", "context", "done", "result", "error", "lead")
 
     def __init__(self, fn: Callable[[], T]):
         self.fn = fn
+        # The job may run on the leader's thread: it keeps its own request's context (the
+        # caller's access policy, the base URL...).
+        self.context = contextvars.copy_context()
         self.done = threading.Event()
         self.result: object = None
         self.error: BaseException | None = None
@@ -145,7 +149,7 @@ class _GroupCommit:
                 for job in batch:
                     try:
                         with transaction.atomic():
-                            job.result = job.fn()
+                            job.result = job.context.run(job.fn)
                     except BaseException as exc:  # reported to the job's own thread
                         job.error = exc
         except BaseException as exc:  # the commit itself failed: nobody's write is stored

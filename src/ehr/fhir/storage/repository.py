@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 
-from ehr.fhir import definitions, jsonio
+from ehr.fhir import access, definitions, jsonio
 from ehr.fhir.errors import FhirError, Gone, NotFound, PreconditionFailed
 from ehr.fhir.search.extract import hash64, patient_compartments
 from ehr.fhir.storage import index_writer
@@ -37,6 +37,7 @@ class Stored:
     updated_us: int
     deleted: bool
     content: str | None  # JSON text, None for a deletion
+    patient: str | None = None  # the (first) patient whose record it is in, where known
 
     @property
     def last_updated(self) -> str:
@@ -89,7 +90,7 @@ def new_id() -> str:
 
 
 _READ = (
-    "SELECT version_id, updated_us, deleted, content FROM fhir_resource "
+    "SELECT version_id, updated_us, deleted, content, patient_key FROM fhir_resource "
     "WHERE resource_type = ? AND fhir_id = ?"
 )
 
@@ -102,10 +103,22 @@ def read(resource_type: str, resource_id: str) -> Stored:
     if row is None:
         check_type(resource_type)
         raise NotFound(f"{resource_type}/{resource_id} not found")
-    stored = Stored(resource_type, resource_id, row[0], row[1], bool(row[2]), row[3])
+    stored = Stored(resource_type, resource_id, row[0], row[1], bool(row[2]), row[3], row[4])
     if stored.deleted:
         raise Gone(f"{resource_type}/{resource_id} was deleted", status=410)
+    check_visible(resource_type, resource_id)
     return stored
+
+
+def check_visible(resource_type: str, resource_id: str, action: str = "r") -> None:
+    """Raise Forbidden unless the caller's policy lets them see this resource (see access)."""
+    if access.current() is None:
+        return
+    access.require(action, resource_type)
+    from ehr.fhir.search.engine import visible_ids  # the search builds the policy's SQL
+
+    if resource_id not in visible_ids(resource_type, [resource_id], action):
+        raise access.outside_patient(resource_type, resource_id)
 
 
 def read_any(resource_type: str, resource_id: str) -> Stored | None:
@@ -132,6 +145,7 @@ def vread(resource_type: str, resource_id: str, version: int) -> Stored:
     if row is None:
         check_type(resource_type)
         raise NotFound(f"{resource_type}/{resource_id}/_history/{version} not found")
+    check_visible(resource_type, resource_id)
     stored = Stored(resource_type, resource_id, row[0], row[1], bool(row[2]), row[3])
     if stored.deleted:
         raise Gone(f"{resource_type}/{resource_id}/_history/{version} is a deletion")
@@ -233,6 +247,11 @@ def _write(
     method: str,
 ) -> Stored:
     cur = raw_cursor()
+    creating = existing is None or existing.deleted
+    if access.current() is not None:
+        access.require("c" if creating else "u", resource_type)
+        if not creating:
+            check_visible(resource_type, resource_id, "u")
     version = (existing.version + 1) if existing else 1
     now_us = _now_us()
     if existing is not None and now_us <= existing.updated_us:
@@ -250,6 +269,8 @@ def _write(
                 raise ValidationFailed(problems)
         patients = patient_compartments(resource_type, resource)
         rows = None
+    if not access.in_patient_scope(resource_type, resource_id, patients, "c" if creating else "u"):
+        raise access.outside_patient(resource_type, resource_id)
     patient_key = patients[0] if patients else None
     batch = index_writer.BATCH.get()
     if existing_pk is None and batch is not None:
@@ -265,7 +286,7 @@ def _write(
         if rows is None:
             rows = index_writer.rows_for(resource_type, resource)
         index_writer.write(cur, pk, resource_type, rows)
-        return Stored(resource_type, resource_id, version, now_us, False, content)
+        return Stored(resource_type, resource_id, version, now_us, False, content, patient_key)
     if existing_pk is None:
         cur.execute(
             sql(
@@ -303,7 +324,7 @@ def _write(
             ),
             [(pk, "Patient", p) for p in patients],
         )
-    return Stored(resource_type, resource_id, version, now_us, False, content)
+    return Stored(resource_type, resource_id, version, now_us, False, content, patient_key)
 
 
 _PREVALIDATED: ContextVar[bool] = ContextVar("prevalidated", default=False)
@@ -381,7 +402,9 @@ def delete(resource_type: str, resource_id: str) -> Stored | None:
     with atomic():
         existing, pk = _existing_for_update(resource_type, resource_id)
         if existing is None or existing.deleted:
+            access.require("d", resource_type)
             return None
+        check_visible(resource_type, resource_id, "d")
         cur = raw_cursor()
         version = existing.version + 1
         now_us = max(_now_us(), existing.updated_us + 1000)
