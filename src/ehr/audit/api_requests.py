@@ -101,6 +101,9 @@ def _entries(req, principal, policy, resp) -> list[AuditEntry]:
             return out
     if stored is not None and rid is None:
         rid = stored.id
+    version = stored.version if stored is not None else None
+    if action == "vread":
+        version = req.parts[3]
     return [
         entry_for(
             principal,
@@ -109,7 +112,7 @@ def _entries(req, principal, policy, resp) -> list[AuditEntry]:
             status=resp.status,
             resource_type=rtype,
             resource_id=rid,
-            version=stored.version if stored is not None else None,
+            version=version,
             query=urlencode(req.query) if req.query else None,
             patient=_patient_of(req, rtype, rid, policy, stored),
             detail=detail,
