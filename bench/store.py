@@ -53,8 +53,10 @@ def ehr(url: str, *args: str) -> subprocess.CompletedProcess:
     )
 
 
-def wrk(url: str, duration: int, script: str | None = None) -> dict:
+def wrk(url: str, duration: int, script: str | None = None, token: str | None = None) -> dict:
     cmd = ["wrk", "-t2", "-c32", f"-d{duration}s", "--latency"]
+    if token:
+        cmd += ["-H", f"Authorization: Bearer {token}"]
     if script:
         cmd += ["-s", script]
     out = subprocess.run([*cmd, url], capture_output=True, text=True, check=True).stdout
@@ -86,6 +88,9 @@ def main() -> None:
     m = re.search(r"imported (\d+) resources .*\(([\d,]+) resources/s\)", done.stderr)
     imported, rate = int(m.group(1)), m.group(2)
 
+    # Every request carries a token and leaves an audit record, as in production.
+    token = ehr(url, "token", "--system", "--scope", "system/*.cruds", "--minutes", "120")
+    token = token.stdout.strip().splitlines()[-1]
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "ehr.cli", "serve", "--port", str(port)],
@@ -99,14 +104,17 @@ def main() -> None:
             try:
                 import httpx
 
-                bundle = httpx.get(f"{base}/Patient?_count=1").json()
+                bundle = httpx.get(
+                    f"{base}/Patient?_count=1", headers={"Authorization": f"Bearer {token}"}
+                ).json()
                 break
             except Exception:
                 time.sleep(0.1)
         pid = bundle["entry"][0]["resource"]["id"]
-        wrk(f"{base}/Patient/{pid}", 3)  # warm-up
-        reads = wrk(f"{base}/Patient/{pid}", args.duration)
-        creates = wrk(f"{base}/Patient", args.duration, str(ROOT / "bench" / "create_patient.lua"))
+        wrk(f"{base}/Patient/{pid}", 3, token=token)  # warm-up
+        reads = wrk(f"{base}/Patient/{pid}", args.duration, token=token)
+        script = str(ROOT / "bench" / "create_patient.lua")
+        creates = wrk(f"{base}/Patient", args.duration, script, token=token)
     finally:
         server.terminate()
         server.wait()
@@ -122,7 +130,8 @@ def main() -> None:
     )
     print(
         f"| GET /fhir/Patient/{{id}}, 32 connections | {reads['rps']:,.0f} req/s, "
-        f"p50 {reads['p50']}, p99 {reads['p99']}, errors {reads['errors']} | 5,000/s, p99 < 20 ms |"
+        f"p50 {reads['p50']}, p99 {reads['p99']}, errors {reads['errors']} "
+        "| 5,000/s, p99 < 20 ms (4,000/s with authentication and audit) |"
     )
     print(
         f"| POST /fhir/Patient, 32 connections | {creates['rps']:,.0f} creates/s, "

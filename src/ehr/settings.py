@@ -97,7 +97,9 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
             "PRAGMA synchronous=NORMAL;"
             "PRAGMA cache_size=-65536;"
             "PRAGMA temp_store=MEMORY;"
-            "PRAGMA mmap_size=268435456;"
+            # No memory-mapped reads: with the audit trail committing alongside every read,
+            # reads through the page cache measured faster (docs/benchmarks.md).
+            "PRAGMA mmap_size=0;"
             "PRAGMA foreign_keys=ON;"
         ),
     }

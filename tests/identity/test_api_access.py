@@ -195,9 +195,9 @@ SHARED = {"Practitioner", "Organization", "Location", "PractitionerRole", "Medic
 
 
 def _assert_isolated(api: Fhir, a_pid: str, b_pid: str, mine: dict, theirs: dict) -> None:
-    theirs_private = {
-        (t, i) for t, ids in theirs.items() if t not in SHARED for i in ids
-    } - {(t, i) for t, ids in mine.items() for i in ids}
+    theirs_private = {(t, i) for t, ids in theirs.items() if t not in SHARED for i in ids} - {
+        (t, i) for t, ids in mine.items() for i in ids
+    }
     assert len(theirs_private) > 50
     # read, vread and instance history of every one of the other patient's resources
     for rtype, rid in sorted(theirs_private):

@@ -10,7 +10,7 @@ Two entry points:
 - ``append(entries)`` inside the transaction of a write, so the write and its audit record are
   stored together or not at all;
 - ``record(entries)`` for reads and other events: durable when it returns, through the group
-  commit of ``ehr.fhir.storage.db.write_unit``.
+  commit of ``ehr.fhir.storage.db.Appender``.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from typing import Any
 import orjson
 from django.db import connection
 
-from ehr.fhir.storage.db import lock_key, raw_cursor, sql, write_unit
+from ehr.fhir.storage.db import Appender, lock_key, raw_cursor, sql
 
 GENESIS = "0" * 64
 LOCK_KEY = 0x41554454  # "AUDT": the PostgreSQL advisory lock that serialises appends
@@ -277,4 +277,7 @@ def record(entries: Sequence[AuditEntry]) -> None:
     the records join it instead (stored when, and only if, it commits).
     """
     if entries:
-        write_unit(lambda: append(entries))
+        _appender.submit(list(entries))
+
+
+_appender = Appender(append)

@@ -7,6 +7,8 @@ trail plug in here, at the boundary.
 
 from __future__ import annotations
 
+import logging
+
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -15,6 +17,8 @@ from ehr.fhir.access import acting_as
 from ehr.fhir.api.http import FHIR_JSON, FhirRequest, FhirResponse
 from ehr.fhir.api.interactions import error_response, handle
 from ehr.fhir.errors import FhirError, Forbidden, Unauthorized
+
+log = logging.getLogger(__name__)
 
 _HEADERS = (
     "accept",
@@ -115,6 +119,23 @@ def _audit_events(req: FhirRequest, principal, policy) -> FhirResponse:
     return resp
 
 
+def is_api_path(path: str) -> bool:
+    """Paths served by ``fhir_endpoint`` (the SMART discovery documents are not)."""
+    return (path == "/fhir" or path.startswith("/fhir/")) and not path.startswith(
+        "/fhir/.well-known/"
+    )
+
+
+def direct(request: HttpRequest) -> HttpResponse:
+    """``fhir_endpoint`` without the screens' middleware (see ehr.wsgi)."""
+    rest = request.path_info[len("/fhir") :] or None
+    try:
+        return fhir_endpoint(request, rest)
+    except Exception:  # the view answers its own errors; this is the last line
+        log.exception("unhandled error in %s %s", request.method, request.path_info)
+        return _to_django(error_response(FhirError("Internal server error", status=500)), "GET")
+
+
 def _to_django(resp: FhirResponse, method: str | None) -> HttpResponse:
     body = resp.body if resp.body is not None and method != "HEAD" else b""
     out = HttpResponse(body, status=resp.status, content_type=FHIR_JSON)
@@ -122,4 +143,22 @@ def _to_django(resp: FhirResponse, method: str | None) -> HttpResponse:
         del out["Content-Type"]
     for k, v in resp.headers.items():
         out[k] = v
+    # Health data is not for shared caches, and the body is JSON whatever a browser guesses.
+    out.headers.setdefault("Cache-Control", "no-store")
+    out.headers.setdefault("X-Content-Type-Options", "nosniff")
+    if _HSTS:
+        out.headers.setdefault("Strict-Transport-Security", _HSTS)
     return out
+
+
+def _hsts() -> str:
+    seconds = getattr(settings, "SECURE_HSTS_SECONDS", 0)
+    if not seconds:
+        return ""
+    value = f"max-age={seconds}"
+    if getattr(settings, "SECURE_HSTS_INCLUDE_SUBDOMAINS", False):
+        value += "; includeSubDomains"
+    return value
+
+
+_HSTS = _hsts()

@@ -6,6 +6,7 @@ import contextvars
 import fcntl
 import os
 import threading
+import time
 from collections.abc import Callable
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -176,6 +177,71 @@ def write_unit(fn: Callable[[], T]) -> T:
         return _group.run(fn)
     with transaction.atomic():
         return fn()
+
+
+class Appender:
+    """Group commit for small records of one kind (audit records): concurrent callers' items
+    are written by one call of ``apply`` in one transaction, and each caller returns once the
+    commit holding its items has succeeded.
+
+    Cheaper than ``write_unit`` for this: no savepoint per caller, and ``apply`` sees the whole
+    batch (one read of a chain head, one multi-row insert). The leader waits ``gather`` seconds
+    before it takes the queue: on reads at 32 connections, half a millisecond doubles the
+    batch and cuts the commits (each one serialised across processes) by half; measured in
+    docs/benchmarks.md.
+    """
+
+    def __init__(self, apply: Callable[[list], None], gather: float = 0.0005):
+        self._apply = apply
+        self._gather = gather
+        self._lock = threading.Lock()
+        self._queue: list[_Job] = []
+        self._busy = False
+
+    def submit(self, items: list) -> None:
+        if connection.in_atomic_block:  # inside a caller's transaction: join it
+            self._apply(items)
+            return
+        job = _Job(lambda: items)
+        with self._lock:
+            self._queue.append(job)
+            lead = not self._busy
+            self._busy = True
+        if not lead:
+            job.done.wait()
+            if not job.lead:
+                _outcome(job)
+                return
+        self._lead()
+        _outcome(job)
+
+    def _lead(self) -> None:
+        if self._gather:
+            time.sleep(self._gather)  # let concurrent callers join this commit
+        with self._lock:
+            batch, self._queue = self._queue, []
+        items = [item for job in batch for item in job.fn()]
+        try:
+            if connection.vendor == "sqlite":
+                with _gate.hold(), transaction.atomic():
+                    self._apply(items)
+            else:
+                with transaction.atomic():
+                    self._apply(items)
+        except BaseException as exc:
+            for job in batch:
+                job.error = exc
+        with self._lock:
+            successor = self._queue[0] if self._queue else None
+            if successor is not None:
+                successor.lead = True
+            else:
+                self._busy = False
+        for job in batch:
+            job.lead = False
+            job.done.set()
+        if successor is not None:
+            successor.done.set()
 
 
 @contextmanager
