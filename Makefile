@@ -9,8 +9,9 @@ export EHR_PORT ?= 8000
 
 .PHONY: run test serve venv definitions migrate demo lint bench ci clean
 
+# Demo mode: the sign-in page lists the demo accounts (synthetic data only).
 run: $(STAMP) $(INDEX) $(TERMINOLOGY) migrate demo
-	$(BIN)/ehr serve
+	EHR_DEMO=1 $(BIN)/ehr serve
 
 venv: $(STAMP)
 $(STAMP): pyproject.toml constraints.txt

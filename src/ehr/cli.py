@@ -82,13 +82,20 @@ def cmd_demo_data(args: argparse.Namespace) -> int:
 
     if args.if_empty and _has_patients():
         print("demo data: the database already holds patients; nothing loaded", file=sys.stderr)
-        return _demo_accounts()
+        # Demo sign-ins only where demo data was loaded: never added to a real practice's data.
+        return _demo_accounts() if _has_demo_accounts() else 0
 
     bundles = generate(args.patients, args.seed)
     status = load_bundles(
         bundles, label=f"demo data ({args.patients} patients)", progress=not args.quiet
     )
     return status or _demo_accounts()
+
+
+def _has_demo_accounts() -> bool:
+    from ehr.identity.models import Account
+
+    return Account.objects.filter(demo=True).exists()
 
 
 def _demo_accounts() -> int:

@@ -8,11 +8,25 @@ from django.http import HttpRequest
 from ehr.identity.accounts import account_of, active_grant
 
 NAV: dict[str, list[tuple[str, str]]] = {
-    "admin": [("Home", "/"), ("Users", "/admin/users/"), ("Roles", "/admin/roles/")],
-    "provider": [("Home", "/"), ("Emergency access", "/account/emergency-access/")],
-    "nurse": [("Home", "/"), ("Emergency access", "/account/emergency-access/")],
-    "front_desk": [("Home", "/")],
-    "biller": [("Home", "/")],
+    "admin": [
+        ("Home", "/"),
+        ("Users", "/admin/users/"),
+        ("Roles", "/admin/roles/"),
+        ("App registry", "/admin/clients/"),
+        ("Audit", "/admin/audit/"),
+    ],
+    "provider": [
+        ("Home", "/"),
+        ("Apps", "/apps/"),
+        ("Emergency access", "/account/emergency-access/"),
+    ],
+    "nurse": [
+        ("Home", "/"),
+        ("Apps", "/apps/"),
+        ("Emergency access", "/account/emergency-access/"),
+    ],
+    "front_desk": [("Home", "/"), ("Apps", "/apps/")],
+    "biller": [("Home", "/"), ("Apps", "/apps/")],
     "patient": [("Home", "/")],
     "proxy": [("Home", "/")],
 }

@@ -13,6 +13,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.utils import timezone
 from django.utils.functional import SimpleLazyObject
 
+from ehr.fhir.access import acting_as
 from ehr.identity.accounts import account_of, principal_for_user
 from ehr.identity.models import UserSession
 from ehr.identity.sessions import client_ip, track
@@ -43,6 +44,34 @@ class SecurityHeadersMiddleware:
                 if name in response.cookies:
                     response.cookies[name]["secure"] = True
         return response
+
+
+class _LazyPolicy:
+    """The signed-in person's access policy, built on the first engine call that needs it."""
+
+    def __init__(self, request: HttpRequest):
+        self._request = request
+        self._policy = None
+
+    def _get(self):
+        if self._policy is None:
+            from ehr.identity.access import PrincipalPolicy
+
+            self._policy = PrincipalPolicy(self._request.principal)
+        return self._policy
+
+    @property
+    def patient(self):
+        return self._get().patient
+
+    def permits(self, action: str, resource_type: str) -> bool:
+        return self._get().permits(action, resource_type)
+
+    def patient_for(self, action: str, resource_type: str):
+        return self._get().patient_for(action, resource_type)
+
+    def constraints(self, action: str, resource_type: str):
+        return self._get().constraints(action, resource_type)
 
 
 class IdentityMiddleware:
@@ -83,7 +112,10 @@ class IdentityMiddleware:
         request.principal = SimpleLazyObject(  # type: ignore[attr-defined]
             lambda: principal_for_user(user, source=ip, session_key=key)
         )
-        return self.get_response(request)
+        # Screens read and write health data through the engine under the same rules as the
+        # API: the signed-in person's role (and patient, for patients and proxies).
+        with acting_as(_LazyPolicy(request)):
+            return self.get_response(request)
 
     def _idle_logout(self, request: HttpRequest) -> HttpResponse:
         minutes = settings.EHR_IDLE_TIMEOUT_MINUTES

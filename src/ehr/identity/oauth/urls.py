@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from ehr.identity.oauth import admin_views, views
+from ehr.identity.oauth import admin_views, launch_views, views
 
 urlpatterns = [
     path("fhir/.well-known/smart-configuration", views.smart_configuration, name="smart-config"),
@@ -14,6 +14,7 @@ urlpatterns = [
     path("oauth/revoke", views.revoke, name="oauth-revoke"),
     path("oauth/jwks", views.jwks, name="oauth-jwks"),
     path("oauth/launch", views.launch, name="oauth-launch"),
+    path("apps/", launch_views.apps, name="apps"),
     path("admin/clients/", admin_views.client_list, name="oauth-clients"),
     path("admin/clients/new", admin_views.client_new, name="oauth-client-new"),
     path("admin/clients/<int:pk>/", admin_views.client_edit, name="oauth-client-edit"),
