@@ -40,6 +40,10 @@ def test_import_export_round_trip(db_url, tmp_path):
         again = ehr(other, "import", str(out), "--quiet")
         assert "imported 5441 resources" in again.stderr
         assert count_rows(other, "fhir_resource") == 5441
+    # Both bulk commands left their audit record, and the chain is intact.
+    assert count_rows(db_url, "audit_record") == 2
+    verified = ehr(db_url, "audit", "verify")
+    assert "audit trail intact: 2 records" in verified.stdout
 
 
 def test_import_names_the_file_and_entry_that_failed(db_url, tmp_path):

@@ -53,7 +53,21 @@ def cmd_import(args: argparse.Namespace) -> int:
     _django()
     from ehr.fhir.operations.bulk_import import import_paths
 
-    return import_paths([Path(p) for p in args.paths], progress=not args.quiet)
+    status = import_paths([Path(p) for p in args.paths], progress=not args.quiet)
+    _audit_command(
+        "create",
+        "failed" if status else "success",
+        f"ehr import {' '.join(args.paths)} (exit {status})",
+    )
+    return status
+
+
+def _audit_command(action: str, outcome: str, detail: str) -> None:
+    """Bulk commands touch health data too: one audit record each, as the system."""
+    from ehr.audit.events import record_event
+    from ehr.identity.principal import SYSTEM
+
+    record_event(action, SYSTEM, outcome=outcome, detail=detail)
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -69,6 +83,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     from ehr.fhir.operations.bulk_export import export_ndjson
 
     counts = export_ndjson(Path(args.dir), types=args.type or None)
+    total = sum(counts.values())
+    _audit_command("export", "success", f"ehr export to {args.dir}: {total} resources")
     for rtype, n in sorted(counts.items()):
         print(f"{rtype}.ndjson  {n}")
     print(f"exported {sum(counts.values())} resources to {args.dir}")
