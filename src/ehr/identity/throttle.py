@@ -59,3 +59,20 @@ def record_failure(username: str, ip: str) -> bool:
 def clear(username: str) -> None:
     """A successful sign-in forgets the username's failures (not the address's)."""
     LoginThrottle.objects.filter(key=user_key(username)).delete()
+
+
+def record_key_failure(key: str, limit: int) -> bool:
+    """Count one failure under ``key`` (e.g. a token endpoint's client address); True if that
+    locked it for the lockout period."""
+    _, _, window = _limits()
+    now = timezone.now()
+    with transaction.atomic():
+        row, _ = LoginThrottle.objects.select_for_update().get_or_create(key=key)
+        if now - row.window_start > window or (row.locked_until and row.locked_until <= now):
+            row.failures, row.window_start, row.locked_until = 0, now, None
+        row.failures += 1
+        locked = row.failures >= limit and row.locked_until is None
+        if locked:
+            row.locked_until = now + window
+        row.save()
+    return locked

@@ -183,3 +183,17 @@ def test_public_client_cannot_use_client_credentials():
         {"grant_type": "client_credentials", "scope": "system/*.rs", "client_id": app.client_id},
     )
     assert resp.json()["error"] == "unauthorized_client"
+
+
+def test_the_token_endpoint_slows_down_after_repeated_failures():
+    """Guessing client secrets or codes from one address gets 429 after 20 failures."""
+    http = Http()
+    answers = [
+        http.post(
+            "/oauth/token",
+            {"grant_type": "client_credentials", "client_id": "nobody", "client_secret": "x"},
+        ).status_code
+        for _ in range(21)
+    ]
+    assert set(answers[:20]) == {401}  # invalid_client
+    assert answers[20] == 429

@@ -26,6 +26,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from ehr.fhir import definitions
+from ehr.identity import throttle
 from ehr.identity.oauth import tokens
 from ehr.identity.oauth.bearer import AuthenticationFailed, authenticate_bearer
 from ehr.identity.oauth.clients import ASSERTION_ALGS, authenticate_client
@@ -397,11 +398,27 @@ def _oauth_error(e: OAuthError) -> JsonResponse:
     return _no_store(resp)
 
 
+# Failed token requests per client address before the endpoint answers 429 for a while.
+TOKEN_FAILURES_PER_ADDRESS = 20
+
+
+def _token_throttle_key(request: HttpRequest) -> str:
+    return "token-" + throttle.ip_key(request.META.get("REMOTE_ADDR", ""))
+
+
 @csrf_exempt  # called by apps, not browsers; authenticated by client credentials
 @require_POST
 def token(request: HttpRequest) -> JsonResponse:
     grant_type = request.POST.get("grant_type")
     client: Client | None = None
+    key = _token_throttle_key(request)
+    if throttle.locked_until([key]):
+        resp = JsonResponse(
+            {"error": "slow_down", "error_description": "Too many failed token requests."},
+            status=429,
+        )
+        resp["Retry-After"] = "60"
+        return _no_store(resp)
     try:
         client = authenticate_client(request, _token_audiences(request))
         assert client is not None
@@ -423,6 +440,8 @@ def token(request: HttpRequest) -> JsonResponse:
             outcome="failed",
             detail=f"{grant_type}: {e.error}: {e.description}",
         )
+        if e.error in ("invalid_client", "invalid_grant"):
+            throttle.record_key_failure(key, TOKEN_FAILURES_PER_ADDRESS)
         return _oauth_error(e)
     return _no_store(JsonResponse(body))
 
