@@ -444,6 +444,8 @@ def _forward(inc: Include, keys: list[int], frontier: list[Stored]) -> list[tupl
     if not keys:
         return []
     hashes = _param_hashes(inc, frontier)
+    if not hashes:  # `_include=*` on types without reference parameters
+        return []
     target = " AND ref.target_type = ?" if inc.target else ""
     cur = raw_cursor()
     cur.execute(

@@ -170,7 +170,7 @@ def refresh(
         raise OAuthError("invalid_grant", "This refresh token was already used.")
     with transaction.atomic():
         row = (
-            Token.objects.select_for_update()
+            Token.objects.select_for_update(of=("self",))
             .select_related("user")
             .filter(token_hash=digest(value), kind=Token.REFRESH)
             .first()
