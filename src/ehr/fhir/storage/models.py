@@ -213,7 +213,6 @@ class ReferenceIndex(models.Model):
             models.Index(
                 fields=["hash_param", "target_id", "target_type"], name="fhir_reference_target"
             ),
-            models.Index(fields=["target_id", "target_type"], name="fhir_reference_rev"),
             models.Index(fields=["resource", "hash_param"], name="fhir_reference_res"),
         ]
 
