@@ -105,6 +105,10 @@ def cmd_demo_data(args: argparse.Namespace) -> int:
     status = load_bundles(
         bundles, label=f"demo data ({args.patients} patients)", progress=not args.quiet
     )
+    if not status:
+        from ehr.scheduling.demo import seed_demo_schedule
+
+        print(f"demo schedule: {seed_demo_schedule()} appointments booked", file=sys.stderr)
     return status or _demo_accounts()
 
 

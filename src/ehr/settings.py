@@ -41,6 +41,9 @@ INSTALLED_APPS = [
     "ehr.identity.apps.IdentityConfig",
     "ehr.audit.apps.AuditConfig",
     "ehr.identity.oauth.apps.OAuthConfig",
+    "ehr.registration.apps.RegistrationConfig",
+    "ehr.scheduling.apps.SchedulingConfig",
+    "ehr.eligibility.apps.EligibilityConfig",
 ]
 
 # The FHIR API (/fhir) is served without Django's session and CSRF machinery: it authenticates
@@ -177,3 +180,9 @@ EMAIL_HOST_PASSWORD = os.environ.get("EHR_EMAIL_PASSWORD", "")
 EMAIL_USE_TLS = os.environ.get("EHR_EMAIL_TLS", "") == "1"
 DEFAULT_FROM_EMAIL = os.environ.get("EHR_EMAIL_FROM", "ehr@localhost")
 EHR_EMAIL_ALERTS = bool(EMAIL_HOST)
+
+# Insurance eligibility (270/271): "simulator" (the local payer simulator) or "http".
+EHR_CLEARINGHOUSE = os.environ.get("EHR_CLEARINGHOUSE", "simulator")
+EHR_CLEARINGHOUSE_URL = os.environ.get("EHR_CLEARINGHOUSE_URL", "")
+EHR_CLEARINGHOUSE_TIMEOUT = float(os.environ.get("EHR_CLEARINGHOUSE_TIMEOUT", "15"))
+EHR_X12_SENDER_ID = os.environ.get("EHR_X12_SENDER_ID", "")  # ISA06; default: the NPI

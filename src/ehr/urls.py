@@ -9,6 +9,9 @@ urlpatterns = [
     path("admin/audit/", audit_views.report, name="audit-report"),
     path("admin/audit/export.csv", audit_views.export_csv, name="audit-export"),
     path("", include("ehr.identity.oauth.urls")),
+    path("", include("ehr.scheduling.urls")),
+    path("", include("ehr.registration.urls")),
+    path("", include("ehr.eligibility.urls")),
     re_path(r"^fhir(?P<rest>/.*)?$", fhir_endpoint, name="fhir"),
     path("", include("ehr.identity.urls")),
 ]

@@ -89,10 +89,15 @@ FRONT_DESK_WRITE = (
     "Patient", "RelatedPerson", "Coverage", "Appointment", "AppointmentResponse", "Schedule",
     "Slot", "DocumentReference", "CoverageEligibilityRequest", "CoverageEligibilityResponse",
     "Encounter", "Consent", "Task", "Communication", "CommunicationRequest",
+    "Binary", "Organization",
 )  # fmt: skip
+# Registration records the sexual orientation answer (USCDI) as an Observation; the front desk
+# may create one but not read or search clinical observations.
+FRONT_DESK_CREATE_ONLY = ("Observation",)
+# AllergyIntolerance: the patient banner shows allergies on every patient screen (safety).
 FRONT_DESK_READ = (
-    "Organization", "Practitioner", "PractitionerRole", "Location", "HealthcareService",
-    "Endpoint", "InsurancePlan", "Person",
+    "Practitioner", "PractitionerRole", "Location", "HealthcareService",
+    "Endpoint", "InsurancePlan", "Person", "AllergyIntolerance",
 )  # fmt: skip
 BILLER_WRITE = (
     "Claim", "ClaimResponse", "ExplanationOfBenefit", "Coverage", "Account", "ChargeItem",
@@ -147,6 +152,8 @@ def default_grid() -> dict[str, dict[str, str]]:
         grid["front_desk"][t] = "cruse"
     for t in FRONT_DESK_READ:
         grid["front_desk"][t] = "rs"
+    for t in FRONT_DESK_CREATE_ONLY:
+        grid["front_desk"][t] = "c"
     for t in BILLER_WRITE:
         grid["biller"][t] = "cruse"
     for t in BILLER_READ:
