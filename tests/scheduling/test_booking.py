@@ -154,3 +154,18 @@ def test_week_view_has_visits_and_events(world):
                         all_day=True, attendees=[DR_A])  # began before the week  # fmt: skip
     week = booking.provider_week(DR_A, MONDAY)
     assert [w["description"] for w in week] == ["Away", "Follow-up"]
+
+
+def test_a_visit_longer_than_twelve_hours_is_refused(world):
+    """The day searches look back 12 hours for visits that started earlier, so none is longer."""
+    from ehr.scheduling.common import SchedulingError
+
+    with pytest.raises(SchedulingError, match="at most 12 hours"):
+        booking.book(
+            patient="Patient/pat-1",
+            provider=DR_A,
+            start=at(MONDAY, 8),
+            end=at(MONDAY, 8) + (at(MONDAY, 21) - at(MONDAY, 8)),
+            appointment_type="follow-up",
+            overbook=True,
+        )

@@ -32,6 +32,7 @@ from ehr.scheduling import availability
 from ehr.scheduling.common import (
     BASE,
     EXT_OVERBOOKED,
+    MAX_APPOINTMENT,
     TYPE_SYSTEM,
     SchedulingError,
     actors_of,
@@ -147,6 +148,9 @@ def check(appointment: dict, *, overbook: bool, ignore: set[str] = frozenset()) 
     p = period(appointment)
     if p.end <= p.start:
         raise SchedulingError("The end must be after the start", status=400)
+    if p.end - p.start > MAX_APPOINTMENT:
+        hours = int(MAX_APPOINTMENT.total_seconds() // 3600)
+        raise SchedulingError(f"A visit may last at most {hours} hours", status=400)
     actors = conflict_actors(appointment)
     clashes = [
         a

@@ -392,13 +392,18 @@ class Compiler:
     def _date(self, f: Filter) -> Cond:
         hp, args = self._hp(f.name)
         ors = []
+        bounded = True
         for value in sv.split_or(f.values[0]):
             prefix, text = sv.prefixed(value, f.name)
             lo, hi = self._parse_date(text, f.name)
             c = _range_cond(prefix, "low_us", "high_us", lo, hi)
             ors.append(c.sql)
             args.extend(c.args)
-        return _in_index(self.alias, "fhir_date", f"{hp} AND ({' OR '.join(ors)})", args)
+            bounded = bounded and prefix == "eq"
+        cond = _in_index(self.alias, "fhir_date", f"{hp} AND ({' OR '.join(ors)})", args)
+        if bounded:  # days or instants: a bounded range on (hash_param, low_us), selective
+            cond.rank = 1
+        return cond
 
     def _number(self, f: Filter) -> Cond:
         hp, args = self._hp(f.name)
@@ -466,7 +471,10 @@ class Compiler:
                     args.append(parts[0])
             else:
                 raise SearchError(f"{f.name}: '{ref}' is not a reference", expression=f.name)
-        return _in_index(self.alias, "fhir_reference", f"{hp} AND ({' OR '.join(ors)})", args)
+        cond = _in_index(self.alias, "fhir_reference", f"{hp} AND ({' OR '.join(ors)})", args)
+        if len(ors) > 8:  # a long list of targets (every provider) is not a selective lead
+            cond.rank = 2
+        return cond
 
     def _uri(self, f: Filter) -> Cond:
         mod = f.modifier
@@ -581,7 +589,8 @@ def _uri_prefixes(uri: str) -> list[str]:
 def _range_cond(prefix: str, low_col: str, high_col: str, lo: float, hi: float) -> Cond:
     """Date (and composite date) comparisons between the value's range and the search range."""
     if prefix == "eq":
-        return Cond(f"({low_col} >= ? AND {high_col} <= ?)", [lo, hi])
+        # low <= high <= hi, so the range on the low column is bounded on both sides.
+        return Cond(f"({low_col} >= ? AND {low_col} <= ? AND {high_col} <= ?)", [lo, hi, hi])
     if prefix == "ne":
         return Cond(f"({low_col} < ? OR {high_col} > ?)", [lo, hi])
     if prefix == "gt":
