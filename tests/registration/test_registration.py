@@ -93,7 +93,7 @@ def test_registration_round_trip_us_core(signed_in):
     assert "OKONKWO, Adaeze Ngozi" in body and "Preferred name" in body and "Ada" in body
     assert "Born 09-Mar-1982" not in body  # label and value are separate elements
     assert "09-Mar-1982" in body and ">9000 0001<" in body
-    assert "Allergies unavailable" in body  # the front desk cannot read allergies
+    assert "Allergies not recorded" in body  # the front desk reads allergies for the banner
     assert AuditRecord.objects.filter(action="read", patient=pid).exists()
 
 
