@@ -156,11 +156,11 @@ def test_week_view_has_visits_and_events(world):
     assert [w["description"] for w in week] == ["Away", "Follow-up"]
 
 
-def test_a_visit_longer_than_twelve_hours_is_refused(world):
-    """The day searches look back 12 hours for visits that started earlier, so none is longer."""
+def test_a_visit_longer_than_eight_hours_is_refused(world):
+    """The day searches look back 8 hours for visits that started earlier, so none is longer."""
     from ehr.scheduling.common import SchedulingError
 
-    with pytest.raises(SchedulingError, match="at most 12 hours"):
+    with pytest.raises(SchedulingError, match="at most 8 hours"):
         booking.book(
             patient="Patient/pat-1",
             provider=DR_A,

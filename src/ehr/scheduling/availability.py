@@ -144,10 +144,22 @@ def free_time(
     day_to: date,
     location: str | list[str] | None = None,
     ignore: set[str] | frozenset[str] = frozenset(),
+    window: Interval | None = None,
 ) -> dict[str, list[tuple[Interval, str]]]:
-    """Each actor's free intervals (with their location) over the days, inclusive."""
+    """Each actor's free intervals (with their location) over the days, inclusive; only
+    within ``window`` when given (then only that window's bookings are read)."""
     start, end = local_midnight(day_from), local_midnight(day_to + timedelta(days=1))
     hours = working_intervals(actors, day_from, day_to, location)
+    if window is not None:
+        start, end = max(start, window.start), min(end, window.end)
+        hours = {
+            a: [
+                (Interval(max(i.start, start), min(i.end, end)), loc)
+                for i, loc in shifts
+                if i.start < end and i.end > start
+            ]
+            for a, shifts in hours.items()
+        }
     actors = [a for a in actors if hours.get(a)]
     if not actors:
         return {}
@@ -228,6 +240,9 @@ def is_free(
     return False
 
 
+SEARCH_WINDOW = timedelta(hours=2)
+
+
 def next_available(
     appointment_type_code: str | AppointmentType,
     after: datetime,
@@ -259,13 +274,30 @@ def next_available(
     found: list[Slot] = []
     day = after.astimezone(practice_tz()).date()
     for _ in range(within_days):
-        free = free_time(providers, day, day, locations)
-        for actor, gaps in free.items():
-            for gap, loc in gaps:
-                if gap.end <= after:
-                    continue
-                gap = Interval(max(gap.start, after), gap.end)
-                found += [Slot(actor, loc, s, e, atype.code) for s, e in _slots_in(gap, length)]
+        # A few hours at a time: the answer is usually soon after ``after``, and each window
+        # reads only the bookings around it, not the whole day of every provider.
+        shifts = [
+            i for a in working_intervals(providers, day, day, locations).values() for i, _ in a
+        ]
+        if not shifts:
+            day += timedelta(days=1)
+            continue
+        t = max(after, min(i.start for i in shifts))
+        day_end = max(i.end for i in shifts)
+        while t < day_end and len(found) < count:
+            w_end = min(t + SEARCH_WINDOW, day_end)
+            free = free_time(providers, day, day, locations, window=Interval(t, w_end + length))
+            for actor, gaps in free.items():
+                for gap, loc in gaps:
+                    if gap.end <= after:
+                        continue
+                    gap = Interval(max(gap.start, after), gap.end)
+                    found += [
+                        Slot(actor, loc, s, e, atype.code)
+                        for s, e in _slots_in(gap, length)
+                        if t <= s < w_end  # later starts belong to the next window
+                    ]
+            t = w_end
         if len(found) >= count:
             break
         day += timedelta(days=1)

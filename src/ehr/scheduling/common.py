@@ -42,7 +42,7 @@ EXT_RRULE = f"{BASE}/StructureDefinition/series-rrule"
 EXT_TEMPLATE = f"{BASE}/StructureDefinition/series-template"
 EXT_HORIZON = f"{BASE}/StructureDefinition/series-horizon"
 
-MAX_APPOINTMENT = timedelta(hours=12)  # no visit lasts longer; booking refuses longer ones
+MAX_APPOINTMENT = timedelta(hours=8)  # no visit lasts longer; booking refuses longer ones
 MAX_EVENT = timedelta(days=31)
 # Appointment statuses that hold the time (proposed, waitlist, cancelled, noshow and
 # entered-in-error do not).
