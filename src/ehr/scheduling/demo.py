@@ -87,7 +87,7 @@ def _demo_appointments(today: date, per_day: int) -> int:
         return 0
     rng = random.Random(4242)
     tz = practice_tz()
-    after = datetime.combine(today + timedelta(days=1), time(0), tzinfo=tz)
+    after = datetime.combine(today, time(0), tzinfo=tz)  # today too: the flow board has a day
     made = 0
     for c in CLINICIANS:
         types = ["follow-up", "new-patient", "sick-visit", "annual-physical"]
