@@ -7,7 +7,9 @@ loads the appointments through the bulk import path (``load_bundles``: transacti
 validation and indexing on) spread over the weeks around "now", then times, in-process:
 
 * ``week``: ``booking.provider_week(provider, monday)`` for random providers and weeks;
-* ``next``: ``booking.next_available("follow-up", after)`` across all providers, random start.
+* ``next``: ``booking.next_available("follow-up", after)`` across all providers, random start;
+* ``board``: ``flow.board(day, location=...)``, the flow board of the one location every
+  provider works at (all 100 providers' visits of a random day).
 
 Usage:
   .venv/bin/python bench/scheduling.py [--providers 100] [--per-provider 2000] [--reps 100]
@@ -114,7 +116,9 @@ def main(argv: list[str] | None = None) -> int:
     total = args.providers * args.per_provider
     print(f"loaded {total} appointments in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
 
-    week_ms, next_ms = [], []
+    from ehr.scheduling import flow
+
+    week_ms, next_ms, board_ms = [], [], []
     tz = practice_tz()
     for _ in range(args.reps):
         who = f"Practitioner/bench-pr-{rng.randrange(args.providers)}"
@@ -128,7 +132,15 @@ def main(argv: list[str] | None = None) -> int:
         found = booking.next_available("follow-up", after)
         next_ms.append((time.perf_counter() - t) * 1000)
         assert found
-    for name, values in (("week view", week_ms), ("next_available", next_ms)):
+        day = today + timedelta(days=rng.randrange(-14, 14))
+        t = time.perf_counter()
+        flow.board(day, location="Location/bench-loc")
+        board_ms.append((time.perf_counter() - t) * 1000)
+    for name, values in (
+        ("week view", week_ms),
+        ("next_available", next_ms),
+        ("flow board", board_ms),
+    ):
         print(
             f"{name:15} p50 {statistics.median(values):7.1f} ms   p95 {_pct(values, 0.95):7.1f} ms"
             f"   ({len(values)} runs, {args.providers} providers, {total} appointments)"

@@ -27,15 +27,26 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from granian import Granian
-    from granian.constants import Interfaces
-
     host = args.host
     port = int(args.port or os.environ.get("EHR_PORT", "8000"))
     print(f"EHR serving on http://{host}:{port}/", flush=True)
     print(f"  FHIR API:            http://{host}:{port}/fhir", flush=True)
     print(f"  CapabilityStatement: http://{host}:{port}/fhir/metadata", flush=True)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ehr.settings")
+    from ehr.jobs.cli import start_beside_server, stop_beside_server
+
+    worker = start_beside_server()
+    try:
+        _granian(args, host, port)
+    finally:
+        stop_beside_server(worker)
+    return 0
+
+
+def _granian(args: argparse.Namespace, host: str, port: int) -> None:
+    from granian import Granian
+    from granian.constants import Interfaces
+
     Granian(
         "ehr.wsgi:application",
         address=host,
@@ -46,7 +57,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
         backpressure=args.threads,
         log_access=False,
     ).serve()
-    return 0
 
 
 def cmd_import(args: argparse.Namespace) -> int:
@@ -109,6 +119,9 @@ def cmd_demo_data(args: argparse.Namespace) -> int:
         from ehr.scheduling.demo import seed_demo_schedule
 
         print(f"demo schedule: {seed_demo_schedule()} appointments booked", file=sys.stderr)
+        from ehr.flowboard.rooms import seed_demo_rooms
+
+        print(f"demo rooms: {seed_demo_rooms()} exam rooms", file=sys.stderr)
     return status or _demo_accounts()
 
 
@@ -222,6 +235,10 @@ def main(argv: list[str] | None = None) -> int:
     audit = p.add_subparsers(dest="audit_command", required=True)
     p = audit.add_parser("verify", help="check the audit trail's hash chain (exit 1 if broken)")
     p.set_defaults(func=cmd_audit_verify)
+
+    from ehr.jobs.cli import add_commands as add_jobs_commands
+
+    add_jobs_commands(sub, _django)
 
     from ehr.identity.oauth.cli import add_commands as add_oauth_commands
 

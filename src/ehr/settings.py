@@ -43,7 +43,11 @@ INSTALLED_APPS = [
     "ehr.identity.oauth.apps.OAuthConfig",
     "ehr.registration.apps.RegistrationConfig",
     "ehr.scheduling.apps.SchedulingConfig",
+    "ehr.appointments.apps.AppointmentsConfig",
     "ehr.eligibility.apps.EligibilityConfig",
+    "ehr.practice_calendar.apps.PracticeCalendarConfig",
+    "ehr.jobs.apps.JobsConfig",
+    "ehr.flowboard.apps.FlowboardConfig",
 ]
 
 # The FHIR API (/fhir) is served without Django's session and CSRF machinery: it authenticates
@@ -186,3 +190,10 @@ EHR_CLEARINGHOUSE = os.environ.get("EHR_CLEARINGHOUSE", "simulator")
 EHR_CLEARINGHOUSE_URL = os.environ.get("EHR_CLEARINGHOUSE_URL", "")
 EHR_CLEARINGHOUSE_TIMEOUT = float(os.environ.get("EHR_CLEARINGHOUSE_TIMEOUT", "15"))
 EHR_X12_SENDER_ID = os.environ.get("EHR_X12_SENDER_ID", "")  # ISA06; default: the NPI
+
+# Outbound messages (docs/operations.md, "Outbound messages"): senders and retries.
+EHR_EMAIL_SENDER = os.environ.get("EHR_EMAIL_SENDER", "file")  # file | console | smtp | mod:Class
+EHR_SMS_SENDER = os.environ.get("EHR_SMS_SENDER", "file")  # file | http | mod:Class
+EHR_OUTBOX_MAX_ATTEMPTS = int(os.environ.get("EHR_OUTBOX_MAX_ATTEMPTS", "6"))
+EHR_OUTBOX_BACKOFF_SECONDS = float(os.environ.get("EHR_OUTBOX_BACKOFF_SECONDS", "60"))
+EHR_OUTBOX_LEASE_SECONDS = float(os.environ.get("EHR_OUTBOX_LEASE_SECONDS", "300"))

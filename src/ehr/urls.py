@@ -10,8 +10,12 @@ urlpatterns = [
     path("admin/audit/export.csv", audit_views.export_csv, name="audit-export"),
     path("", include("ehr.identity.oauth.urls")),
     path("", include("ehr.scheduling.urls")),
+    path("", include("ehr.appointments.urls")),
     path("", include("ehr.registration.urls")),
     path("", include("ehr.eligibility.urls")),
+    path("", include("ehr.practice_calendar.urls")),
+    path("", include("ehr.flowboard.urls")),
+    path("", include("ehr.jobs.urls")),
     re_path(r"^fhir(?P<rest>/.*)?$", fhir_endpoint, name="fhir"),
     path("", include("ehr.identity.urls")),
 ]

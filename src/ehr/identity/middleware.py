@@ -64,6 +64,11 @@ class _LazyPolicy:
     def patient(self):
         return self._get().patient
 
+    @property
+    def principal(self):
+        """Who is calling (``scheduling.booking.may_overbook`` reads the role from it)."""
+        return self._request.principal
+
     def permits(self, action: str, resource_type: str) -> bool:
         return self._get().permits(action, resource_type)
 

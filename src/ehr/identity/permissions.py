@@ -90,6 +90,7 @@ FRONT_DESK_WRITE = (
     "Slot", "DocumentReference", "CoverageEligibilityRequest", "CoverageEligibilityResponse",
     "Encounter", "Consent", "Task", "Communication", "CommunicationRequest",
     "Binary", "Organization",
+    "Basic",  # recurring appointment series are Basic (scheduling/series.py)
 )  # fmt: skip
 # Registration records the sexual orientation answer (USCDI) as an Observation; the front desk
 # may create one but not read or search clinical observations.

@@ -550,4 +550,10 @@ def document_file(request: HttpRequest, patient_id: str, doc_id: str) -> HttpRes
 def appointments(request: HttpRequest, patient_id: str) -> HttpResponse:
     ctx = _banner(request, patient_id)
     _read_event(request, patient_id, "appointments tab")
-    return render(request, "registration/appointments.html", {"banner": ctx, "tab": "appointments"})
+    from ehr.appointments.views import patient_appointments
+
+    return render(
+        request,
+        "registration/appointments.html",
+        {"banner": ctx, "tab": "appointments", "appointments": patient_appointments(patient_id)},
+    )

@@ -152,7 +152,7 @@ def appointments_overlapping(
     params = [
         ("actor", ",".join(actors)),
         # The days lead the query (bounded index ranges); ge/lt then trim it exactly, row by row.
-        ("date", _utc_days(since, end)),
+        ("date", utc_days(since, end)),
         ("date", "ge" + utc_param(since)),
         ("date", "lt" + utc_param(end)),
     ]
@@ -175,7 +175,7 @@ def events_overlapping(start: datetime, end: datetime, *, cancelled: bool = Fals
     return [e for e in search_all("Appointment", params) if period(e).overlaps(window)]
 
 
-def _utc_days(start: datetime, end: datetime) -> str:
+def utc_days(start: datetime, end: datetime) -> str:
     """The UTC days that [start, end) touches, as one OR'd date search (``eq`` each day).
 
     Days are bounded ranges on the date index, so the search reads the appointments of those

@@ -30,6 +30,7 @@ from ehr.scheduling.common import (
     parse_instant,
     period,
     search_all,
+    utc_days,
     utc_param,
 )
 
@@ -141,9 +142,12 @@ class BoardRow:
 
 def board(day: date, *, location: str | None = None, provider: str | None = None) -> list:
     """The day's visits (no practice events, no cancellations) with their stage and waits."""
+    start, end = local_midnight(day), local_midnight(day + timedelta(days=1))
     params = [
-        ("date", "ge" + utc_param(local_midnight(day))),
-        ("date", "lt" + utc_param(local_midnight(day + timedelta(days=1)))),
+        # The UTC days first: a bounded range that leads the query (a location would not).
+        ("date", utc_days(start, end)),
+        ("date", "ge" + utc_param(start)),
+        ("date", "lt" + utc_param(end)),
         ("status", "booked,pending,checked-in,arrived,fulfilled,noshow"),
     ]
     if location:

@@ -401,8 +401,8 @@ class Compiler:
             args.extend(c.args)
             bounded = bounded and prefix == "eq"
         cond = _in_index(self.alias, "fhir_date", f"{hp} AND ({' OR '.join(ors)})", args)
-        if bounded:  # days or instants: a bounded range on (hash_param, low_us), selective
-            cond.rank = 1
+        if bounded:  # days or instants: a bounded range on (hash_param, low_us), selective;
+            cond.rank = 0  # it ties with a reference, and then the parameter given first leads
         return cond
 
     def _number(self, f: Filter) -> Cond:

@@ -1,0 +1,1 @@
+from tests.registration.conftest import signed_in  # noqa: F401
