@@ -62,6 +62,7 @@ MIDDLEWARE: list[str] = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "ehr.identity.middleware.IdentityMiddleware",
+    "ehr.web.middleware.PracticeTimeZoneMiddleware",
 ]
 
 TEMPLATES = [
@@ -117,6 +118,8 @@ DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 USE_TZ = True
+# The practice's local time: working hours, all-day events and every time shown on a screen.
+EHR_TIME_ZONE = os.environ.get("EHR_TIME_ZONE", "America/New_York")
 TIME_ZONE = "UTC"
 LANGUAGE_CODE = "en-us"
 
