@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "ehr.practice_calendar.apps.PracticeCalendarConfig",
     "ehr.jobs.apps.JobsConfig",
     "ehr.flowboard.apps.FlowboardConfig",
+    "ehr.schedule_settings.apps.ScheduleSettingsConfig",
 ]
 
 # The FHIR API (/fhir) is served without Django's session and CSRF machinery: it authenticates

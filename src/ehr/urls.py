@@ -16,6 +16,7 @@ urlpatterns = [
     path("", include("ehr.practice_calendar.urls")),
     path("", include("ehr.flowboard.urls")),
     path("", include("ehr.jobs.urls")),
+    path("", include("ehr.schedule_settings.urls")),
     re_path(r"^fhir(?P<rest>/.*)?$", fhir_endpoint, name="fhir"),
     path("", include("ehr.identity.urls")),
 ]

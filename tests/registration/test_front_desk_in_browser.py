@@ -1,6 +1,7 @@
 """The front desk's day in real Chromium: find a demo patient despite a typo, open the chart,
-register a look-alike (the duplicate warning appears), add primary and secondary coverage and
-upload an insurance card. Screenshots go to test-output/screens/."""
+register a look-alike (the duplicate warning appears), add primary and secondary coverage,
+check the primary coverage's eligibility (the payer simulator answers "active PPO") and upload
+an insurance card. Screenshots go to test-output/screens/."""
 
 from __future__ import annotations
 
@@ -113,6 +114,23 @@ def test_front_desk_search_chart_register_coverage_documents(tmp_path):
             assert rows[0].startswith("Primary") and rows[1].startswith("Secondary")
             assert page.locator("a:has-text('Check eligibility')").count() == 2
             screenshot(page, "coverage")
+
+            # eligibility of the primary coverage: the simulator answers "active PPO"
+            page.locator("table.results tbody tr").first.locator(
+                "a:has-text('Check eligibility')"
+            ).click()
+            page.wait_for_url(re.compile(r".*/eligibility/coverage/[^/]+/$"))
+            assert "XGP900100" in page.inner_text("main")
+            page.click("button:has-text('Check eligibility now')")
+            page.wait_for_selector("section.eligibility")
+            answer = page.locator("section.eligibility")
+            assert "eligibility-active" in (answer.get_attribute("class") or "")
+            assert "Coverage is active" in answer.inner_text()
+            benefits = answer.locator("table.results")
+            assert "Benefits by service type" in benefits.inner_text()
+            assert benefits.locator("tbody tr").count() >= 3
+            assert "PPO" in page.inner_text("main")
+            screenshot(page, "eligibility")
 
             # upload an insurance card image
             page.goto(f"{root}/patients/{new_id}/documents")

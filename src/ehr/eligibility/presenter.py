@@ -88,6 +88,22 @@ def _fill(row: Row, benefit: dict) -> None:
             row.out_of_pocket_remaining.append(remaining)
 
 
+def _when(instant: str) -> str:
+    """``2026-11-27T14:16:45Z`` as ``27-Nov-2026 09:16`` in the practice's time zone."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from django.conf import settings
+
+    try:
+        moment = datetime.fromisoformat(instant.replace("Z", "+00:00"))
+    except ValueError:
+        return instant
+    if moment.tzinfo is None:
+        return instant
+    return f"{moment.astimezone(ZoneInfo(settings.EHR_TIME_ZONE)):%d-%b-%Y %H:%M}"
+
+
 def summarize(response: dict) -> Summary:
     insurance = (response.get("insurance") or [{}])[0]
     errors = [
@@ -121,7 +137,7 @@ def summarize(response: dict) -> Summary:
         status=status,
         headline=headline,
         disposition=response.get("disposition", ""),
-        created=response.get("created", ""),
+        created=_when(response.get("created", "")),
         insurer=(response.get("insurer") or {}).get("display", ""),
         period=span,
         rows=list(rows.values()),

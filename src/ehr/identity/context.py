@@ -11,6 +11,7 @@ NAV: dict[str, list[tuple[str, str]]] = {
     "admin": [
         ("Home", "/"),
         ("Schedule", "/schedule/"),
+        ("Schedule settings", "/admin/schedule/"),
         ("Events", "/events/"),
         ("Users", "/admin/users/"),
         ("Roles", "/admin/roles/"),

@@ -1,0 +1,1 @@
+"""The administrator's schedule settings: working hours, exceptions and appointment types."""
