@@ -9,7 +9,8 @@ validation and indexing on) spread over the weeks around "now", then times, in-p
 * ``week``: ``booking.provider_week(provider, monday)`` for random providers and weeks;
 * ``next``: ``booking.next_available("follow-up", after)`` across all providers, random start;
 * ``board``: ``flow.board(day, location=...)``, the flow board of the one location every
-  provider works at (all 100 providers' visits of a random day).
+  provider works at (all 100 providers' visits of a random day), first view of a day and
+  then the refresh of one day (what the board does every 15 seconds).
 
 Usage:
   .venv/bin/python bench/scheduling.py [--providers 100] [--per-provider 2000] [--reps 100]
@@ -136,10 +137,16 @@ def main(argv: list[str] | None = None) -> int:
         t = time.perf_counter()
         flow.board(day, location="Location/bench-loc")
         board_ms.append((time.perf_counter() - t) * 1000)
+    refresh_ms = []  # the board of one day again and again, as its 15-second refresh does
+    for _ in range(args.reps):
+        t = time.perf_counter()
+        flow.board(today, location="Location/bench-loc")
+        refresh_ms.append((time.perf_counter() - t) * 1000)
     for name, values in (
         ("week view", week_ms),
         ("next_available", next_ms),
         ("flow board", board_ms),
+        ("board refresh", refresh_ms),
     ):
         print(
             f"{name:15} p50 {statistics.median(values):7.1f} ms   p95 {_pct(values, 0.95):7.1f} ms"

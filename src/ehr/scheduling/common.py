@@ -125,8 +125,28 @@ def days(day_from: date, day_to: date) -> Iterator[date]:
         d += timedelta(days=1)
 
 
-def search_all(rtype: str, params: list[tuple[str, str]]) -> list[dict]:
-    """Every match of an indexed search, paged by cursor; resources as dicts."""
+# Parsed versions for screens that read the same resources again and again (the flow board
+# refreshes every 15 s): a version never changes, so (type, id, version) is a safe key. Only
+# read-only callers use it (``search_all(..., reuse=True)``): the dicts are shared.
+_PARSED: dict[tuple[str, str, int], dict] = {}
+_PARSED_MAX = 20_000
+
+
+def _parsed(stored) -> dict:
+    key = (stored.resource_type, stored.id, stored.version)
+    hit = _PARSED.get(key)
+    if hit is None:
+        if len(_PARSED) >= _PARSED_MAX:
+            _PARSED.clear()
+        hit = _PARSED[key] = orjson.loads(stored.content)
+    return hit
+
+
+def search_all(rtype: str, params: list[tuple[str, str]], *, reuse: bool = False) -> list[dict]:
+    """Every match of an indexed search, paged by cursor; resources as dicts.
+
+    ``reuse=True`` returns shared, cached dicts: for callers that only read them.
+    """
     out: list[dict] = []
     cursor = None
     while True:
@@ -135,7 +155,10 @@ def search_all(rtype: str, params: list[tuple[str, str]]) -> list[dict]:
         page = run(req)
         # Plain orjson: scheduling reads times and references, never decimals, so it can skip
         # the decimal-faithful parser (several times slower on thousands of appointments).
-        out.extend(orjson.loads(s.content) for s in page.rows)
+        if reuse:
+            out.extend(_parsed(s) for s in page.rows)
+        else:
+            out.extend(orjson.loads(s.content) for s in page.rows)
         if not page.has_more:
             return out
         cursor = page.keys[-1]

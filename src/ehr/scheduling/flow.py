@@ -155,6 +155,6 @@ def board(day: date, *, location: str | None = None, provider: str | None = None
     if provider:
         params.append(("practitioner", provider))
     now = timezone.now()
-    rows = [a for a in search_all("Appointment", params) if not is_event(a)]
-    rows.sort(key=lambda a: (period(a).start, a["id"]))
+    rows = [a for a in search_all("Appointment", params, reuse=True) if not is_event(a)]
+    rows.sort(key=lambda a: (parse_instant(a["start"]), a["id"]))
     return [BoardRow(a, stage(a), stage_times(a), waiting_times(a, now)) for a in rows]
