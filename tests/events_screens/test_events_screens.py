@@ -9,6 +9,7 @@ from datetime import date, datetime, time, timedelta
 
 import icalendar
 import pytest
+from icalendar import Calendar
 
 from ehr.audit.models import AuditRecord
 from ehr.fhir.access import acting_as
@@ -400,9 +401,24 @@ def test_permissions_by_role(world, signed_in):
     assert biller.get(f"/events/{ev['id']}/").status_code == 200
     assert biller.get("/events/day/2031-03-03").status_code == 200
     assert biller.get("/events/upcoming").status_code == 200
-    feeds_page = text(biller.get("/events/feeds"))
-    assert "not available for your role" in feeds_page and "Create token" not in feeds_page
-    assert biller.post("/events/feeds", {"label": "x"}).status_code == 403
+    # A biller subscribes too: the practice feed then holds the events and no visit.
+    soon = date.today() + timedelta(days=7 - date.today().weekday())  # next Monday
+    booking.book(patient="Patient/pat-1", provider=DR_A, start=at(soon, 9),
+                 appointment_type="follow-up")  # fmt: skip
+    events.create_event(title="Staff lunch", kind="meeting", start=at(soon, 12),
+                        end=at(soon, 13), attendees=[DR_A])  # fmt: skip
+    made = text(biller.post("/events/feeds", {"label": "phone"}))
+    secret = re.search(r"practice\.ics\?token=([\w-]+)", made).group(1)
+    feed = biller.get(f"/calendar/practice.ics?token={secret}")
+    assert feed.status_code == 200
+    summaries = [str(c.get("SUMMARY")) for c in Calendar.from_ical(feed.content).walk("VEVENT")]
+    assert any("Staff lunch" in s for s in summaries), summaries
+    assert not any("Busy" in s for s in summaries), summaries
+    mine = biller.get(f"/calendar/provider/{DR_A.split('/')[1]}.ics?token={secret}")
+    assert mine.status_code == 200
+    summaries = [str(c.get("SUMMARY")) for c in Calendar.from_ical(mine.content).walk("VEVENT")]
+    assert any("Staff lunch" in s for s in summaries), summaries
+    assert not any("Busy" in s for s in summaries), summaries  # the visit stays hidden
     assert "New event" not in text(biller.get("/events/"))
     assert biller.get("/events/new").status_code == 403
     assert biller.post("/events/new", conference_post(MARCH)).status_code == 403

@@ -406,11 +406,9 @@ def feeds_page(request: HttpRequest) -> HttpResponse:
     form = FeedTokenForm(request.POST if request.method == "POST" else None)
     links: list[dict] = []
     new_token = None
-    # The feed server answers under the token owner's own role (``scheduling.views``): a role
-    # that may not search appointments (the biller's, by default) would get only refusals.
-    feeds_work = access.permits("s", "Appointment")
-    if request.method == "POST" and not feeds_work:
-        raise PermissionDenied("Calendar feeds are not available for your role.")
+    # The feed server answers under the token owner's role widened to practice events
+    # (``scheduling.views``), so every member of staff gets a feed; a role that may not see
+    # appointments (the biller's, by default) sees the events only.
     if request.method == "POST" and form.is_valid():
         new_token, secret = feeds.issue_token(request.user, form.cleaned_data["label"])
         record_event(
@@ -428,7 +426,6 @@ def feeds_page(request: HttpRequest) -> HttpResponse:
             "tokens": tokens,
             "links": links,
             "new_token": new_token,
-            "feeds_work": feeds_work,
             "may_edit": _may_edit(request),
             "tab": "feeds",
         },

@@ -12,6 +12,7 @@ from ehr.identity.access import PrincipalPolicy
 from ehr.identity.accounts import principal_for_user
 from ehr.identity.sessions import client_ip
 from ehr.scheduling import feeds, ical
+from ehr.scheduling.events_access import EventsReaderPolicy
 
 CONTENT_TYPE = "text/calendar; charset=utf-8"
 
@@ -39,7 +40,9 @@ def _as_token_user(request: HttpRequest, build) -> HttpResponse:
         return _refuse()
     principal = principal_for_user(user, source=client_ip(request))
     try:
-        with acting_as(PrincipalPolicy(principal)):
+        # Every member of staff may see the practice events (EventsReaderPolicy); visits stay
+        # under the owner's role, so a role that may not see appointments gets events only.
+        with acting_as(EventsReaderPolicy(PrincipalPolicy(principal))):
             return build()
     except NotFound:
         return HttpResponse("No such provider.\n", status=404, content_type="text/plain")
