@@ -1,31 +1,17 @@
-"""The few things this app needs from accounts (ehr.identity) and the audit trail (ehr.audit).
-
-Both are built in parallel; every use goes through here and degrades gracefully until they land:
-role and fhirUser come from ``user.account`` when it exists, audit events go to the
-``ehr.audit`` logger when ``ehr.audit.events.record_event`` does not exist yet.
-"""
+"""The few things this app needs from accounts (ehr.identity) and the audit trail (ehr.audit),
+in one place: role and fhirUser from ``user.account``, audit events that never break an OAuth
+exchange, and the administrators-only decorator."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from functools import cache, wraps
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.views import redirect_to_login
-from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
+from django.http import HttpResponse
 
 log = logging.getLogger("ehr.audit")
-
-
-@cache
-def _record_event() -> Callable[..., Any] | None:
-    try:
-        from ehr.audit.events import record_event
-    except ImportError:
-        return None
-    return record_event
 
 
 def audit(
@@ -39,12 +25,10 @@ def audit(
     patient: str | None = None,
 ) -> None:
     """Record an audit event; never lets an audit problem break the OAuth exchange."""
-    fn = _record_event()
-    if fn is None:
-        log.info("audit %s %s %s %s", action, outcome, getattr(principal, "username", None), detail)
-        return
+    from ehr.audit.events import record_event
+
     try:
-        fn(
+        record_event(
             action,
             principal,
             outcome=outcome,
@@ -101,21 +85,7 @@ def login_url() -> str:
 
 
 def require_admin(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Admin-only screens: ``ehr.identity``'s role decorator, or a local stand-in without it."""
-    try:
-        from ehr.identity.decorators import require_role
-    except ImportError:
-        pass
-    else:
-        return require_role("admin")(view)
+    """Admin-only screens, through the identity app's role decorator."""
+    from ehr.identity.decorators import require_role
 
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not request.user.is_authenticated:
-            return redirect_to_login(request.get_full_path(), login_url())
-        role, _ = account_of(request.user)
-        if role != "admin":
-            return HttpResponseForbidden("Only administrators may manage OAuth clients.")
-        return view(request, *args, **kwargs)
-
-    return wrapper
+    return require_role("admin")(view)
