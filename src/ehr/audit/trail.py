@@ -24,7 +24,7 @@ from typing import Any
 import orjson
 from django.db import connection
 
-from ehr.fhir.storage.db import Appender, lock_key, raw_cursor, sql
+from ehr.fhir.storage.db import Appender, defer_to_commit, lock_key, raw_cursor, sql
 
 GENESIS = "0" * 64
 LOCK_KEY = 0x41554454  # "AUDT": the PostgreSQL advisory lock that serialises appends
@@ -251,11 +251,21 @@ def read_head(cur: Any) -> tuple[int, str]:
 
 
 def append(entries: Sequence[AuditEntry]) -> None:
-    """Chain ``entries`` onto the trail inside the caller's open transaction."""
+    """Chain ``entries`` onto the trail inside the caller's open transaction.
+
+    In a group commit the entries of all its writes are chained together just before it
+    commits (``defer_to_commit``); a write that fails takes its entries with it.
+    """
     if not entries:
         return
     if not connection.in_atomic_block:
         raise RuntimeError("audit append() must run inside the write's transaction")
+    if defer_to_commit(_append_now, list(entries)):
+        return
+    _append_now(entries)
+
+
+def _append_now(entries: Sequence[AuditEntry]) -> None:
     lock_key(LOCK_KEY)  # PostgreSQL; SQLite writers are serialised by the writer gate
     cur = raw_cursor()
     seq, prev = read_head(cur)

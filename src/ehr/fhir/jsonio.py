@@ -1,44 +1,43 @@
 """JSON reading and writing that keeps FHIR decimals exactly as sent.
 
-FHIR decimals carry their precision (``1.50`` is not ``1.5``). orjson is fast but turns every
-decimal into a binary float. Bodies whose decimals would change that way are parsed with the
-standard library into ``Decimal`` values instead, and written back digit for digit. Everything
-else takes the fast path.
+FHIR decimals carry their precision (``1.50`` is not ``1.5``). A number whose binary float
+prints back exactly as sent is read as a float; any other (``1.50``, ``1e2``, a long
+fraction) is read as a ``Decimal`` and written back digit for digit. Reading uses the standard
+library's scanner with a per-number callback; writing uses orjson.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from decimal import Decimal
 
 import orjson
 
 JSONDecodeError = (orjson.JSONDecodeError, json.JSONDecodeError)
-_NUMBER = re.compile(rb"-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?")
 
 
-def _float_is_faithful(token: bytes) -> bool:
-    if b"." not in token and b"e" not in token and b"E" not in token:
-        return -(2**63) <= int(token) < 2**64
-    return orjson.dumps(float(token)) == token
-
-
-def loads(data: bytes | str) -> object:
-    raw = data.encode() if isinstance(data, str) else data
-    obj = orjson.loads(raw)
-    for m in _NUMBER.finditer(raw):
-        token = m.group()
-        if (b"." in token or b"e" in token or b"E" in token or len(token) > 18) and not (
-            _float_is_faithful(token)
-        ):
-            return json.loads(raw, parse_float=Decimal, parse_int=_int)
-    return obj
+def _float_or_decimal(text: str) -> float | Decimal:
+    """A binary float when it prints back as sent (``93.56``), else the exact ``Decimal``."""
+    value = float(text)
+    return value if repr(value) == text else Decimal(text)
 
 
 def _int(text: str) -> int | Decimal:
     value = int(text)
     return value if -(2**63) <= value < 2**64 else Decimal(text)
+
+
+_decoder = json.JSONDecoder(parse_float=_float_or_decimal, parse_int=_int)
+
+
+def loads(data: bytes | str) -> object:
+    """Parse JSON; decimals that a float would change (``1.50``, ``1e2``) become ``Decimal``.
+
+    The standard library's C scanner calls back for each number only, which costs less than
+    parsing with orjson and then scanning the text for numbers a float would not keep.
+    """
+    text = data.decode() if isinstance(data, (bytes, bytearray, memoryview)) else data
+    return _decoder.decode(text)
 
 
 def _default(obj: object) -> object:

@@ -12,29 +12,33 @@ from ehr.fhir.storage.db import sql
 
 INSERTS = {
     "tokens": (
-        "INSERT INTO fhir_token (resource_id, resource_type, param, hash_param, hash_value, "
-        "hash_sys_value, hash_system, system, code, text) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        "INSERT INTO fhir_token (resource_id, seq, resource_type, param, hash_param, hash_value, "
+        "hash_sys_value, hash_system, system, code, text) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
     ),
     "strings": (
-        "INSERT INTO fhir_string (resource_id, hash_param, value_norm, value_exact) "
-        "VALUES (?, ?, ?, ?)"
+        "INSERT INTO fhir_string (resource_id, seq, hash_param, value_norm, value_exact) "
+        "VALUES (?, ?, ?, ?, ?)"
     ),
-    "dates": "INSERT INTO fhir_date (resource_id, hash_param, low_us, high_us) VALUES (?, ?, ?, ?)",
+    "dates": (
+        "INSERT INTO fhir_date (resource_id, seq, hash_param, low_us, high_us) "
+        "VALUES (?, ?, ?, ?, ?)"
+    ),
     "numbers": (
-        "INSERT INTO fhir_number (resource_id, hash_param, value, low, high) VALUES (?, ?, ?, ?, ?)"
+        "INSERT INTO fhir_number (resource_id, seq, hash_param, value, low, high) "
+        "VALUES (?, ?, ?, ?, ?, ?)"
     ),
     "quantities": (
-        "INSERT INTO fhir_quantity (resource_id, hash_param, hash_units, hash_code, value, low, "
-        "high) VALUES (?, ?, ?, ?, ?, ?, ?)"
+        "INSERT INTO fhir_quantity (resource_id, seq, hash_param, hash_units, hash_code, value, "
+        "low, high) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
     ),
     "references": (
-        "INSERT INTO fhir_reference (resource_id, hash_param, target_type, target_id, target_url) "
-        "VALUES (?, ?, ?, ?, ?)"
+        "INSERT INTO fhir_reference (resource_id, seq, hash_param, target_type, target_id, "
+        "target_url) VALUES (?, ?, ?, ?, ?, ?)"
     ),
-    "uris": "INSERT INTO fhir_uri (resource_id, hash_param, value) VALUES (?, ?, ?)",
+    "uris": "INSERT INTO fhir_uri (resource_id, seq, hash_param, value) VALUES (?, ?, ?, ?)",
     "composites": (
-        "INSERT INTO fhir_composite (resource_id, hash_param, hash_key, low, high) "
-        "VALUES (?, ?, ?, ?, ?)"
+        "INSERT INTO fhir_composite (resource_id, seq, hash_param, hash_key, low, high) "
+        "VALUES (?, ?, ?, ?, ?, ?)"
     ),
 }
 TABLES = (
@@ -138,22 +142,25 @@ def write(cur, pk: int, resource_type: str, rows: IndexRows) -> None:
     batch = BATCH.get()
     if batch is not None:
         if rows.tokens:
-            batch["tokens"].extend([(pk, resource_type, *t) for t in rows.tokens])
+            batch["tokens"].extend([(pk, i, resource_type, *t) for i, t in enumerate(rows.tokens)])
         for kind in ("strings", "dates", "numbers", "quantities", "references", "uris"):
             items = getattr(rows, kind)
             if items:
-                batch[kind].extend([(pk, *t) for t in items])
+                batch[kind].extend([(pk, i, *t) for i, t in enumerate(items)])
         if rows.composites:
-            batch["composites"].extend([(pk, *t) for t in rows.composites])
+            batch["composites"].extend([(pk, i, *t) for i, t in enumerate(rows.composites)])
         if rows.narrative is not None or rows.content is not None:
             batch["text"].append((pk, rows.narrative, rows.content))
         return
     if rows.tokens:
-        cur.executemany(sql(INSERTS["tokens"]), [(pk, resource_type, *t) for t in rows.tokens])
+        cur.executemany(
+            sql(INSERTS["tokens"]),
+            [(pk, i, resource_type, *t) for i, t in enumerate(rows.tokens)],
+        )
     for kind in ("strings", "dates", "numbers", "quantities", "references", "uris", "composites"):
         items = getattr(rows, kind)
         if items:
-            cur.executemany(sql(INSERTS[kind]), [(pk, *t) for t in items])
+            cur.executemany(sql(INSERTS[kind]), [(pk, i, *t) for i, t in enumerate(items)])
     if rows.narrative is not None or rows.content is not None:
         cur.execute(
             sql("INSERT INTO fhir_text (resource_id, narrative, content) VALUES (?, ?, ?)"),

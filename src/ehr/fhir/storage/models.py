@@ -37,7 +37,6 @@ class Resource(models.Model):
         ]
         indexes = [
             models.Index(fields=["resource_type", "updated_us"], name="fhir_resource_type_upd"),
-            models.Index(fields=["patient_key"], name="fhir_resource_patient"),
         ]
 
 
@@ -84,10 +83,15 @@ class Compartment(models.Model):
 
 
 class TokenIndex(models.Model):
-    id = models.BigAutoField(primary_key=True)
+    pk = models.CompositePrimaryKey("resource", "hash_param", "seq")
     resource = models.ForeignKey(
-        Resource, on_delete=models.CASCADE, db_column="resource_id", db_index=False
+        Resource,
+        on_delete=models.DO_NOTHING,
+        db_column="resource_id",
+        db_index=False,
+        db_constraint=False,
     )
+    seq = models.IntegerField(help_text="position among the resource's rows of this table")
     resource_type = models.CharField(max_length=64)
     param = models.CharField(max_length=64)
     hash_param = models.BigIntegerField(default=0, help_text="hash(type, param)")
@@ -110,7 +114,6 @@ class TokenIndex(models.Model):
                 name="fhir_token_in_system",
                 condition=models.Q(system__isnull=False),
             ),
-            models.Index(fields=["resource", "hash_param"], name="fhir_token_res"),
         ]
 
 
@@ -123,10 +126,15 @@ class TokenIndex(models.Model):
 
 
 class StringIndex(models.Model):
-    id = models.BigAutoField(primary_key=True)
+    pk = models.CompositePrimaryKey("resource", "hash_param", "seq")
     resource = models.ForeignKey(
-        Resource, on_delete=models.CASCADE, db_column="resource_id", db_index=False
+        Resource,
+        on_delete=models.DO_NOTHING,
+        db_column="resource_id",
+        db_index=False,
+        db_constraint=False,
     )
+    seq = models.IntegerField(help_text="position among the resource's rows of this table")
     hash_param = models.BigIntegerField()
     value_norm = models.CharField(max_length=200, help_text="case- and accent-folded, trimmed")
     value_exact = models.TextField()
@@ -135,15 +143,19 @@ class StringIndex(models.Model):
         db_table = "fhir_string"
         indexes = [
             models.Index(fields=["hash_param", "value_norm"], name="fhir_string_norm"),
-            models.Index(fields=["resource", "hash_param"], name="fhir_string_res"),
         ]
 
 
 class DateIndex(models.Model):
-    id = models.BigAutoField(primary_key=True)
+    pk = models.CompositePrimaryKey("resource", "hash_param", "seq")
     resource = models.ForeignKey(
-        Resource, on_delete=models.CASCADE, db_column="resource_id", db_index=False
+        Resource,
+        on_delete=models.DO_NOTHING,
+        db_column="resource_id",
+        db_index=False,
+        db_constraint=False,
     )
+    seq = models.IntegerField(help_text="position among the resource's rows of this table")
     hash_param = models.BigIntegerField()
     low_us = models.BigIntegerField(help_text="start of the implicit range, µs since epoch")
     high_us = models.BigIntegerField(help_text="end of the implicit range (inclusive), µs")
@@ -153,15 +165,19 @@ class DateIndex(models.Model):
         indexes = [
             models.Index(fields=["hash_param", "low_us"], name="fhir_date_low"),
             models.Index(fields=["hash_param", "high_us"], name="fhir_date_high"),
-            models.Index(fields=["resource", "hash_param"], name="fhir_date_res"),
         ]
 
 
 class NumberIndex(models.Model):
-    id = models.BigAutoField(primary_key=True)
+    pk = models.CompositePrimaryKey("resource", "hash_param", "seq")
     resource = models.ForeignKey(
-        Resource, on_delete=models.CASCADE, db_column="resource_id", db_index=False
+        Resource,
+        on_delete=models.DO_NOTHING,
+        db_column="resource_id",
+        db_index=False,
+        db_constraint=False,
     )
+    seq = models.IntegerField(help_text="position among the resource's rows of this table")
     hash_param = models.BigIntegerField()
     value = models.FloatField()
     low = models.FloatField(help_text="value minus half its last significant digit")
@@ -171,15 +187,19 @@ class NumberIndex(models.Model):
         db_table = "fhir_number"
         indexes = [
             models.Index(fields=["hash_param", "value"], name="fhir_number_value"),
-            models.Index(fields=["resource", "hash_param"], name="fhir_number_res"),
         ]
 
 
 class QuantityIndex(models.Model):
-    id = models.BigAutoField(primary_key=True)
+    pk = models.CompositePrimaryKey("resource", "hash_param", "seq")
     resource = models.ForeignKey(
-        Resource, on_delete=models.CASCADE, db_column="resource_id", db_index=False
+        Resource,
+        on_delete=models.DO_NOTHING,
+        db_column="resource_id",
+        db_index=False,
+        db_constraint=False,
     )
+    seq = models.IntegerField(help_text="position among the resource's rows of this table")
     hash_param = models.BigIntegerField()
     hash_units = models.BigIntegerField(help_text="hash(type, param, system, code); 0 if none")
     hash_code = models.BigIntegerField(help_text="hash(type, param, code or unit); 0 if none")
@@ -193,15 +213,19 @@ class QuantityIndex(models.Model):
             models.Index(fields=["hash_param", "value"], name="fhir_quantity_value"),
             models.Index(fields=["hash_units", "value"], name="fhir_quantity_units"),
             models.Index(fields=["hash_code", "value"], name="fhir_quantity_code"),
-            models.Index(fields=["resource", "hash_param"], name="fhir_quantity_res"),
         ]
 
 
 class ReferenceIndex(models.Model):
-    id = models.BigAutoField(primary_key=True)
+    pk = models.CompositePrimaryKey("resource", "hash_param", "seq")
     resource = models.ForeignKey(
-        Resource, on_delete=models.CASCADE, db_column="resource_id", db_index=False
+        Resource,
+        on_delete=models.DO_NOTHING,
+        db_column="resource_id",
+        db_index=False,
+        db_constraint=False,
     )
+    seq = models.IntegerField(help_text="position among the resource's rows of this table")
     hash_param = models.BigIntegerField()
     target_type = models.CharField(max_length=64, null=True)
     target_id = models.CharField(max_length=64, null=True)
@@ -213,15 +237,19 @@ class ReferenceIndex(models.Model):
             models.Index(
                 fields=["hash_param", "target_id", "target_type"], name="fhir_reference_target"
             ),
-            models.Index(fields=["resource", "hash_param"], name="fhir_reference_res"),
         ]
 
 
 class UriIndex(models.Model):
-    id = models.BigAutoField(primary_key=True)
+    pk = models.CompositePrimaryKey("resource", "hash_param", "seq")
     resource = models.ForeignKey(
-        Resource, on_delete=models.CASCADE, db_column="resource_id", db_index=False
+        Resource,
+        on_delete=models.DO_NOTHING,
+        db_column="resource_id",
+        db_index=False,
+        db_constraint=False,
     )
+    seq = models.IntegerField(help_text="position among the resource's rows of this table")
     hash_param = models.BigIntegerField()
     value = models.TextField()
 
@@ -229,7 +257,6 @@ class UriIndex(models.Model):
         db_table = "fhir_uri"
         indexes = [
             models.Index(fields=["hash_param", "value"], name="fhir_uri_value"),
-            models.Index(fields=["resource", "hash_param"], name="fhir_uri_res"),
         ]
 
 
@@ -237,7 +264,11 @@ class TextIndex(models.Model):
     """Narrative text (``_text``) and all string content (``_content``), folded, for search."""
 
     resource = models.OneToOneField(
-        Resource, on_delete=models.CASCADE, db_column="resource_id", primary_key=True
+        Resource,
+        on_delete=models.DO_NOTHING,
+        db_column="resource_id",
+        primary_key=True,
+        db_constraint=False,
     )
     narrative = models.TextField(null=True)
     content = models.TextField(null=True)
@@ -250,10 +281,15 @@ class CompositeIndex(models.Model):
     """Composite parameters: the first component(s) hashed into ``hash_key``, a numeric or date
     second component as a range (``low``/``high``), all from the same element instance."""
 
-    id = models.BigAutoField(primary_key=True)
+    pk = models.CompositePrimaryKey("resource", "hash_param", "seq")
     resource = models.ForeignKey(
-        Resource, on_delete=models.CASCADE, db_column="resource_id", db_index=False
+        Resource,
+        on_delete=models.DO_NOTHING,
+        db_column="resource_id",
+        db_index=False,
+        db_constraint=False,
     )
+    seq = models.IntegerField(help_text="position among the resource's rows of this table")
     hash_param = models.BigIntegerField()
     hash_key = models.BigIntegerField()
     low = models.FloatField(null=True)
@@ -263,5 +299,4 @@ class CompositeIndex(models.Model):
         db_table = "fhir_composite"
         indexes = [
             models.Index(fields=["hash_key", "low"], name="fhir_composite_key"),
-            models.Index(fields=["resource", "hash_param"], name="fhir_composite_res"),
         ]

@@ -53,10 +53,14 @@ class Stored:
         return jsonio.loads(self.content)
 
 
-@lru_cache(maxsize=1024)
+@lru_cache(maxsize=256)
+def _second(seconds: int) -> str:
+    return datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.")
+
+
 def format_instant(updated_us: int) -> str:
-    dt = datetime.fromtimestamp(updated_us / 1_000_000, tz=UTC)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+    """``lastUpdated`` text; every write has a new millisecond, so only the second is cached."""
+    return f"{_second(updated_us // 1_000_000)}{updated_us // 1000 % 1000:03d}Z"
 
 
 _last_ms = 0
