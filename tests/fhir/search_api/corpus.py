@@ -21,6 +21,7 @@ from django.test import Client
 
 from ehr.fhir import definitions
 from ehr.fhir.definitions.paths import package_dir
+from ehr.fhir.storage.db import refresh_statistics
 from tests.conftest import SYNTHEA, Fhir, mint_token
 from tests.fhir.examples import example_names
 from tests.fhir.known_invalid import KNOWN_INVALID
@@ -117,6 +118,9 @@ def load(fhir: Fhir) -> dict[tuple[str, str], str]:
         resp = fhir.put(f"{rtype}/{rid}", raw)
         assert resp.status in (200, 201), (path.name, resp.body[:500])
         stable[(rtype, rid)] = f"example:{rtype}/{rid}"
+    # As `ehr import` does after a bulk load: without fresh statistics PostgreSQL may plan the
+    # chained searches for the near-empty tables it last analysed (minutes instead of ms).
+    refresh_statistics()
     return stable
 
 
