@@ -103,13 +103,23 @@ class Server:
                     raise RuntimeError(self.log.read().decode()) from None
                 time.sleep(0.1)
         self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        # Every request carries a system token and leaves an audit record, as in production.
+        minted = subprocess.run(
+            [sys.executable, "-m", "ehr.cli", "token", "--system", "--scope", "system/*.rs",
+             "--minutes", "600"],
+            env=data.env_for(url), capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        self.headers = {
+            "Accept": "application/fhir+json",
+            "Authorization": f"Bearer {minted.stdout.strip().splitlines()[-1]}",
+        }
 
     def get(self, path: str) -> tuple[int, bytes, float]:
         target = "/fhir" + (path if path.startswith("?") else "/" + path)
         for attempt in range(2):
             try:
                 started = time.perf_counter()
-                self.conn.request("GET", target, headers={"Accept": "application/fhir+json"})
+                self.conn.request("GET", target, headers=self.headers)
                 resp = self.conn.getresponse()
                 body = resp.read()
                 return resp.status, body, time.perf_counter() - started
