@@ -27,7 +27,11 @@ def main(paths: list[str]) -> None:
     # Keep one connection across requests, so the trace callback stays on it.
     request_started.disconnect(close_old_connections)
     request_finished.disconnect(close_old_connections)
-    client = Client()
+    from ehr.identity.oauth.scopes import ScopeSet
+    from ehr.identity.oauth.tokens import mint
+
+    token, _ = mint(scopes=ScopeSet.parse("system/*.rs"), system=True, minutes=60)
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
     client.get("/fhir/metadata")
     connection.ensure_connection()
     conn = connection.connection

@@ -229,12 +229,19 @@ class Compiler:
             (rest.split(":", 1) + [None])[:2] if not rest.startswith("_has:") else (rest, None)
         )
         cond = inner.filter(Filter(name, mod, f.values))
+        # Uncorrelated, with the searched types as literals: the other resources' condition
+        # drives, their references lead to the targets' keys, and the outer search reads
+        # only those rows (a correlated form was run once per row of the searched type).
+        target = f"t{self.depth}"
+        types = ",".join("?" * len(self.rtypes))
         return Cond(
-            f"{self.alias}.fhir_id IN (SELECT ref.target_id FROM fhir_reference ref JOIN "
-            f"fhir_resource {inner_alias} ON {inner_alias}.id = ref.resource_id WHERE "
-            f"ref.hash_param = ? AND ref.target_type = {self.alias}.resource_type AND "
-            f"{inner_alias}.deleted = ? AND {cond.sql})",
-            [_h(other, ref_param), False, *cond.args],
+            f"{self.alias}.id IN (SELECT {target}.id FROM fhir_reference ref JOIN "
+            f"fhir_resource {inner_alias} ON {inner_alias}.id = ref.resource_id JOIN "
+            f"fhir_resource {target} ON {target}.resource_type = ref.target_type AND "
+            f"{target}.fhir_id = ref.target_id WHERE ref.hash_param = ? AND "
+            f"ref.target_type IN ({types}) AND {inner_alias}.deleted = ? AND {cond.sql})",
+            [_h(other, ref_param), *self.rtypes, False, *cond.args],
+            rank=2,
         )
 
     def _chain(self, f: Filter) -> Cond:
