@@ -54,7 +54,9 @@ class SearchRequest:
     sort: list[tuple[str, bool]] = field(default_factory=list)
     includes: list[Include] = field(default_factory=list)
     revincludes: list[Include] = field(default_factory=list)
-    total: str = "accurate"
+    # "accurate" unless the client says otherwise; "default" is accurate too, but a first page
+    # that holds every match gives its total without counting.
+    total: str = "default"
     unsupported: list[str] = field(default_factory=list)
     extra: list[Cond] = field(default_factory=list)  # e.g. a compartment
     system_level: bool = False
@@ -345,13 +347,17 @@ def _stored(row) -> Stored:
     return Stored(row[1], row[2], row[3], row[4], False, row[5])
 
 
+def _count(cur, where: Cond) -> int:
+    cur.execute(sql(f"SELECT COUNT(*) FROM fhir_resource r WHERE {where.sql}"), where.args)
+    return cur.fetchone()[0]
+
+
 def run(req: SearchRequest) -> SearchPage:
     where = _where(req)
     cur = raw_cursor()
     total = None
-    if req.total == "accurate":
-        cur.execute(sql(f"SELECT COUNT(*) FROM fhir_resource r WHERE {where.sql}"), where.args)
-        total = cur.fetchone()[0]
+    if req.total == "accurate" or (req.total == "default" and req.count == 0):
+        total = _count(cur, where)
     elif req.total == "estimate":
         cur.execute(
             sql(
@@ -393,6 +399,12 @@ def run(req: SearchRequest) -> SearchPage:
         rows = cur.fetchall()
     has_more = len(rows) > req.count
     rows = [r for r in rows[: req.count] if r is not None]
+    if req.total == "default":
+        whole = (
+            req.cursor is None and req.before is None and not has_more
+            and (rows or not req.offset)
+        )  # fmt: skip
+        total = req.offset + len(rows) if whole else _count(cur, where)
     page = [_stored(r) for r in rows]
     keys = [r[0] for r in rows]
     included = _includes(req, page, keys) if (req.includes or req.revincludes) else []
