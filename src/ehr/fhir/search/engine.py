@@ -289,7 +289,7 @@ def _where(req: SearchRequest) -> Cond:
     index choice on SQLite (``+r.resource_type``) so that it never drives the scan."""
     _allowed_types(req)
     compiler = Compiler(req.rtypes)
-    conds = [compiler.filter(f) for f in req.filters]
+    conds = compiler.date_windows(req.filters) + [compiler.filter(f) for f in req.filters]
     conds.sort(key=lambda c: c.rank)
     shaped = conds[:1] + [
         Cond(c.per_row, c.args) if c.per_row is not None else c for c in conds[1:]

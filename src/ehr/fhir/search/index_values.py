@@ -416,6 +416,30 @@ def _conv_string(p: _Param, tname: str, st: object, vals: list, rows: IndexRows,
 # ------------------------------------------------------------------ dates
 
 
+def envelope_hash(hash_param: int) -> int:
+    """The key of a resource's envelope row for a date parameter (``~hash_param``: no search
+    parameter's own key, and computable in SQL as ``-hash_param - 1``)."""
+    return -hash_param - 1
+
+
+def _date_envelopes(dates: list[tuple]) -> list[tuple]:
+    """For each date parameter with several values in the resource, one more row spanning all
+    of them, under ``envelope_hash``. A search with a lower and an upper bound on one parameter
+    (``date=ge..&date=lt..``) finds its candidates by one row that meets both bounds
+    (``query.date_window``); a resource whose values meet them only separately (one before,
+    one after) is found by its envelope. Plain searches never read envelopes."""
+    spans: dict[int, list] = {}
+    for hp, low, high in dates:
+        span = spans.get(hp)
+        if span is None:
+            spans[hp] = [low, high, 1]
+        else:
+            span[0] = min(span[0], low)
+            span[1] = max(span[1], high)
+            span[2] += 1
+    return [(envelope_hash(hp), lo, hi) for hp, (lo, hi, n) in spans.items() if n > 1]
+
+
 def _date_values(tname: str, v: object, out: list) -> None:
     try:
         if tname in _DATES:
@@ -1172,6 +1196,7 @@ def _extract(resource_type: str, resource: dict, force_engine: bool) -> IndexRow
         rows.strings = list(dict.fromkeys(rows.strings))
     if len(rows.dates) > 1:
         rows.dates = list(dict.fromkeys(rows.dates))
+        rows.dates.extend(_date_envelopes(rows.dates))
     if len(rows.numbers) > 1:
         rows.numbers = list(dict.fromkeys(rows.numbers))
     if len(rows.quantities) > 1:

@@ -17,6 +17,7 @@ from ehr.fhir import definitions
 from ehr.fhir.errors import FhirError, NotSupported
 from ehr.fhir.search import values as sv
 from ehr.fhir.search.extract import hash64
+from ehr.fhir.search.index_values import envelope_hash
 from ehr.fhir.search.normalize import date_range, fold, number_range
 
 # Parameters that shape the result rather than filter it.
@@ -412,6 +413,57 @@ class Compiler:
             cond.rank = 0  # it ties with a reference, and then the parameter given first leads
         return cond
 
+    def date_windows(self, filters: list[Filter]) -> list[Cond]:
+        """Key lists for date parameters searched between two bounds (``ge``/``gt`` and
+        ``lt``/``le``, one value each, e.g. ``date=ge2024-03-01&date=lt2024-03-08``).
+
+        Each bound alone matches everything on its side of the date (half the index, or most
+        of it), and the two need not hold on the same value. The candidates are the union of:
+        short values (a day or less) starting from a day before the window to its end, read as
+        one range of ``(hash_param, low_us)``; longer values meeting both bounds, from their
+        partial index; and envelope rows (``index_values.envelope_hash``) of resources with
+        several values. The bounds themselves are still checked on every candidate.
+        """
+        lower: dict[str, int] = {}
+        upper: dict[str, int] = {}
+        for f in filters:
+            if f.modifier or "," in f.values[0] or "." in f.name or f.name.startswith("_"):
+                continue
+            if any((param_def(t, f.name) or {}).get("type") != "date" for t in self.rtypes):
+                continue
+            prefix, text = sv.prefixed(f.values[0], f.name)
+            if prefix not in ("ge", "gt", "lt", "le"):
+                continue
+            lo, hi = self._parse_date(text, f.name)
+            if prefix == "ge":
+                lower[f.name] = max(lower.get(f.name, -FAR), lo)
+            elif prefix == "gt":
+                lower[f.name] = max(lower.get(f.name, -FAR), hi + 1)
+            elif prefix == "lt":
+                upper[f.name] = min(upper.get(f.name, FAR), lo)
+            else:
+                upper[f.name] = min(upper.get(f.name, FAR), hi + 1)
+        windows = []
+        for name in lower.keys() & upper.keys():
+            start, end = lower[name], upper[name]
+            hs = self._hashes(name)
+            envelopes = [envelope_hash(h) for h in hs]
+            marks = ",".join("?" * len(hs))
+            windows.append(
+                Cond(
+                    f"{self.alias}.id IN ("
+                    f"SELECT resource_id FROM fhir_date WHERE hash_param IN ({marks}) "
+                    "AND low_us >= ? AND low_us < ? AND high_us >= ? UNION ALL "
+                    f"SELECT resource_id FROM fhir_date WHERE hash_param IN ({marks}) "
+                    f"AND {LONG_DATE} AND high_us >= ? AND low_us < ? UNION ALL "
+                    f"SELECT resource_id FROM fhir_date WHERE hash_param IN ({marks}) "
+                    "AND high_us >= ? AND low_us < ?)",
+                    [*hs, start - DAY_US, end, start, *hs, start, end, *envelopes, start, end],
+                    rank=-1,
+                )
+            )
+        return windows
+
     def _number(self, f: Filter) -> Cond:
         hp, args = self._hp(f.name)
         ors = []
@@ -591,6 +643,13 @@ def _next_prefix(text: str) -> str:
 def _uri_prefixes(uri: str) -> list[str]:
     parts = uri.split("/")
     return ["/".join(parts[:i]) for i in range(3, len(parts) + 1)] or [uri]
+
+
+DAY_US = 86_400_000_000
+# Date values longer than a day; the same text as the partial index fhir_date_long (migration
+# 0008), so that SQLite sees the index applies.
+LONG_DATE = "high_us - low_us > 86400000000"
+FAR = 2**62
 
 
 def _range_cond(prefix: str, low_col: str, high_col: str, lo: float, hi: float) -> Cond:

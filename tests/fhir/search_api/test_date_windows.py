@@ -1,0 +1,83 @@
+"""Date searches between two bounds (``date=ge..&date=lt..``) find exactly what each bound
+finds on its own, whatever the shape of the stored values: short ones, long periods, and
+resources whose values meet the bounds only separately (found through their envelope row)."""
+
+from __future__ import annotations
+
+import pytest
+
+
+def _goal(fhir, *due: str) -> str:
+    body = {
+        "resourceType": "Goal",
+        "lifecycleStatus": "active",
+        "description": {"text": "Lower HbA1c"},
+        "subject": {"reference": "Patient/p1"},
+        "target": [{"dueDate": d} for d in due],
+    }
+    resp = fhir.post("Goal", body)
+    assert resp.status == 201, resp.body
+    return resp.json()["id"]
+
+
+def _encounter(fhir, start: str, end: str) -> str:
+    body = {
+        "resourceType": "Encounter",
+        "status": "finished",
+        "class": {
+            "system": "http://terminology.hl7.org/CodeSystem/v3-ActCode",
+            "code": "AMB",
+        },
+        "period": {"start": start, "end": end},
+    }
+    resp = fhir.post("Encounter", body)
+    assert resp.status == 201, resp.body
+    return resp.json()["id"]
+
+
+def _ids(fhir, query: str) -> set[str]:
+    resp = fhir.get(query)
+    assert resp.status == 200, resp.body
+    bundle = resp.json()
+    return {e["resource"]["id"] for e in bundle.get("entry", [])}
+
+
+def test_values_meeting_the_bounds_separately_are_found(fhir):
+    apart = _goal(fhir, "2020-01-01", "2025-01-01")  # one before the window, one after
+    inside = _goal(fhir, "2022-06-01")
+    before = _goal(fhir, "2021-01-01")
+    after = _goal(fhir, "2024-01-01", "2024-06-01")
+    found = _ids(fhir, "Goal?target-date=ge2022-01-01&target-date=lt2023-01-01")
+    assert found == {apart, inside}
+    assert before not in found and after not in found
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        # a two-month stay overlaps a one-day window in its middle
+        ("Encounter?date=ge2022-02-01&date=lt2022-02-02", {"long"}),
+        ("Encounter?date=gt2022-01-31&date=le2022-02-01", {"long"}),
+        # an hour on the window's first day, and nothing from the day before
+        ("Encounter?date=ge2022-03-10&date=lt2022-03-11", {"long", "hour"}),
+        ("Encounter?date=ge2022-03-11&date=lt2022-03-12", {"long"}),
+        ("Encounter?date=ge2022-03-16&date=lt2022-03-17", set()),
+        # the window ends before the hour starts
+        ("Encounter?date=ge2022-03-09&date=lt2022-03-10T09:00:00Z", {"long", "late"}),
+    ],
+)
+def test_short_and_long_values_between_two_bounds(fhir, query, expected):
+    ids = {
+        "long": _encounter(fhir, "2022-01-15", "2022-03-15"),
+        "hour": _encounter(fhir, "2022-03-10T09:00:00Z", "2022-03-10T10:00:00Z"),
+        "late": _encounter(fhir, "2022-03-09T23:00:00Z", "2022-03-09T23:30:00Z"),
+    }
+    assert _ids(fhir, query) == {ids[k] for k in expected}
+
+
+def test_envelope_rows_stay_out_of_other_searches(fhir):
+    gid = _goal(fhir, "2020-01-01", "2025-01-01")
+    # the envelope spans 2020..2025 but no value is in 2023
+    assert gid not in _ids(fhir, "Goal?target-date=2023")
+    assert gid in _ids(fhir, "Goal?target-date=2025-01-01")
+    assert _ids(fhir, "Goal?_sort=target-date&target-date=ge2019") == {gid}
