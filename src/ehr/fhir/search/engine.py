@@ -173,6 +173,7 @@ def compartment_condition(compartment: str, cid: str, rtype: str) -> Cond | None
             "r.id IN (SELECT resource_id FROM fhir_compartment WHERE compartment_type = ? "
             "AND compartment_id = ?)",
             ["Patient", cid],
+            rank=-2,  # one patient's resources: the search leads with them
         )
     params = definitions.index()["compartments"].get(compartment, {}).get(rtype)
     if not params:
@@ -283,6 +284,13 @@ def _visible(found: list[Stored]) -> list[Stored]:
     return [s for s in found if (s.resource_type, s.id) in keep]
 
 
+def _per_row(c: Cond) -> Cond:
+    if c.per_row is None:
+        return c
+    args = [] if c.per_row == "1=1" else c.args
+    return Cond(c.per_row, args)
+
+
 def _where(req: SearchRequest) -> Cond:
     """The search's WHERE clause: its most selective condition leads as a key list (``IN``),
     the others are checked per row (``EXISTS``), and the type test is kept off the planner's
@@ -291,8 +299,10 @@ def _where(req: SearchRequest) -> Cond:
     compiler = Compiler(req.rtypes)
     conds = compiler.date_windows(req.filters) + [compiler.filter(f) for f in req.filters]
     conds.sort(key=lambda c: c.rank)
-    shaped = conds[:1] + [
-        Cond(c.per_row, c.args) if c.per_row is not None else c for c in conds[1:]
+    # A condition from the request's context (a patient compartment) may lead instead.
+    led = any(c.rank < conds[0].rank for c in req.extra) if conds else True
+    shaped = ([] if led else conds[:1]) + [
+        _per_row(c) for c in (conds if led else conds[1:])
     ]
     leading = bool(conds) or bool(req.extra)
     column = "+r.resource_type" if leading and connection.vendor == "sqlite" else "r.resource_type"

@@ -44,7 +44,7 @@ class Cond:
     sql: str
     args: list = field(default_factory=list)
     per_row: str | None = None
-    rank: int = 5
+    rank: float = 5
 
 
 @dataclass
@@ -459,7 +459,10 @@ class Compiler:
                     f"SELECT resource_id FROM fhir_date WHERE hash_param IN ({marks}) "
                     "AND high_us >= ? AND low_us < ?)",
                     [*hs, start - DAY_US, end, start, *hs, start, end, *envelopes, start, end],
-                    rank=-1,
+                    # A day or two leads before anything; a longer window still leads before
+                    # tokens and strings, but a reference to one resource is narrower.
+                    rank=-1 if end - start <= 2 * DAY_US else 0.5,
+                    per_row="1=1",  # when another condition leads, the bounds alone suffice
                 )
             )
         return windows
