@@ -252,6 +252,16 @@ def test_malformed_json_says_where_it_broke(fhir):
     assert "line 2" in resp.json()["issue"][0]["diagnostics"]
 
 
+@pytest.mark.parametrize(
+    "body",
+    [b'{"resourceType": "Patient", "x": NaN}', b'{"resourceType": "Patient", "text": "\xff"}'],
+)
+def test_what_json_does_not_allow_is_a_400(fhir, body):
+    resp = fhir.post("Patient", body)
+    assert resp.status == 400, resp.body
+    assert resp.json()["issue"][0]["diagnostics"].startswith("Malformed JSON")
+
+
 def test_xml_is_declined_and_unknown_media_type_refused(fhir):
     assert fhir.get("metadata", headers={"Accept": "application/fhir+xml"}).status == 406
     assert fhir.get("metadata?_format=xml").status == 406

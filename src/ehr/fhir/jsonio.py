@@ -27,17 +27,34 @@ def _int(text: str) -> int | Decimal:
     return value if -(2**63) <= value < 2**64 else Decimal(text)
 
 
-_decoder = json.JSONDecoder(parse_float=_float_or_decimal, parse_int=_int)
+def _no_constants(name: str) -> object:
+    raise json.JSONDecodeError(f"{name} is not JSON", name, 0)
+
+
+_decoder = json.JSONDecoder(
+    parse_float=_float_or_decimal, parse_int=_int, parse_constant=_no_constants
+)
 
 
 def loads(data: bytes | str) -> object:
     """Parse JSON; decimals that a float would change (``1.50``, ``1e2``) become ``Decimal``.
 
     The standard library's C scanner calls back for each number only, which costs less than
-    parsing with orjson and then scanning the text for numbers a float would not keep.
+    parsing with orjson and then scanning the text for numbers a float would not keep. What it
+    accepts beyond JSON is refused here, as orjson would: bytes that are not UTF-8, ``NaN`` and
+    ``Infinity``, and escaped lone surrogates (which could not be written back).
     """
-    text = data.decode() if isinstance(data, (bytes, bytearray, memoryview)) else data
-    return _decoder.decode(text)
+    if isinstance(data, str):
+        text = data
+    else:
+        try:
+            text = bytes(data).decode()
+        except UnicodeDecodeError as exc:
+            raise json.JSONDecodeError(f"not UTF-8: {exc.reason}", "", exc.start) from None
+    obj = _decoder.decode(text)
+    if "\\ud" in text or "\\uD" in text:
+        orjson.loads(text)  # strict about surrogates; raises orjson.JSONDecodeError
+    return obj
 
 
 def _default(obj: object) -> object:
