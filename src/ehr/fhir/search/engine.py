@@ -301,9 +301,7 @@ def _where(req: SearchRequest) -> Cond:
     conds.sort(key=lambda c: c.rank)
     # A condition from the request's context (a patient compartment) may lead instead.
     led = any(c.rank < conds[0].rank for c in req.extra) if conds else True
-    shaped = ([] if led else conds[:1]) + [
-        _per_row(c) for c in (conds if led else conds[1:])
-    ]
+    shaped = ([] if led else conds[:1]) + [_per_row(c) for c in (conds if led else conds[1:])]
     leading = bool(conds) or bool(req.extra)
     column = "+r.resource_type" if leading and connection.vendor == "sqlite" else "r.resource_type"
     type_cond = (
