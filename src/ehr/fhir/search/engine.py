@@ -284,11 +284,11 @@ def _visible(found: list[Stored]) -> list[Stored]:
     return [s for s in found if (s.resource_type, s.id) in keep]
 
 
-def _per_row(c: Cond) -> Cond:
-    if c.per_row is None:
-        return c
-    args = [] if c.per_row == "1=1" else c.args
-    return Cond(c.per_row, args)
+def _per_row(conds: list[Cond]) -> list[Cond]:
+    """Conditions that do not lead, in their per-row form (or left out if they only narrow)."""
+    return [
+        Cond(c.per_row, c.args) if c.per_row is not None else c for c in conds if not c.only_leads
+    ]
 
 
 def _where(req: SearchRequest) -> Cond:
@@ -301,7 +301,7 @@ def _where(req: SearchRequest) -> Cond:
     conds.sort(key=lambda c: c.rank)
     # A condition from the request's context (a patient compartment) may lead instead.
     led = any(c.rank < conds[0].rank for c in req.extra) if conds else True
-    shaped = ([] if led else conds[:1]) + [_per_row(c) for c in (conds if led else conds[1:])]
+    shaped = _per_row(conds) if led else conds[:1] + _per_row(conds[1:])
     leading = bool(conds) or bool(req.extra)
     column = "+r.resource_type" if leading and connection.vendor == "sqlite" else "r.resource_type"
     type_cond = (

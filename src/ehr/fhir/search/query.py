@@ -45,6 +45,7 @@ class Cond:
     args: list = field(default_factory=list)
     per_row: str | None = None
     rank: float = 5
+    only_leads: bool = False  # narrows the candidates only: dropped when another one leads
 
 
 @dataclass
@@ -462,7 +463,7 @@ class Compiler:
                     # A day or two leads before anything; a longer window still leads before
                     # tokens and strings, but a reference to one resource is narrower.
                     rank=-1 if end - start <= 2 * DAY_US else 0.5,
-                    per_row="1=1",  # when another condition leads, the bounds alone suffice
+                    only_leads=True,  # the bounds themselves are checked per row anyway
                 )
             )
         return windows

@@ -41,6 +41,7 @@ INSERTS = {
         "VALUES (?, ?, ?, ?, ?, ?)"
     ),
 }
+TEXT_INSERT = "INSERT INTO fhir_text (resource_id, narrative, content) VALUES (?, ?, ?)"
 TABLES = (
     "fhir_token", "fhir_string", "fhir_date", "fhir_number", "fhir_quantity", "fhir_reference",
     "fhir_uri", "fhir_composite", "fhir_text",
@@ -133,39 +134,39 @@ def _flush(cur, batch: dict[str, list]) -> None:
             cur.executemany(sql(statement), batch[kind])
     if batch["text"]:
         cur.executemany(
-            sql("INSERT INTO fhir_text (resource_id, narrative, content) VALUES (?, ?, ?)"),
+            sql(TEXT_INSERT),
             batch["text"],
         )
 
 
+def _keyed(pk: int, resource_type: str, kind: str, items: list) -> list[tuple]:
+    """Rows ready to insert: the resource key and each row's position lead (tokens also carry
+    the resource type)."""
+    if kind == "tokens":
+        return [(pk, i, resource_type, *t) for i, t in enumerate(items)]
+    return [(pk, i, *t) for i, t in enumerate(items)]
+
+
 def write(cur, pk: int, resource_type: str, rows: IndexRows) -> None:
     batch = BATCH.get()
-    if batch is not None:
-        if rows.tokens:
-            batch["tokens"].extend([(pk, i, resource_type, *t) for i, t in enumerate(rows.tokens)])
-        for kind in ("strings", "dates", "numbers", "quantities", "references", "uris"):
-            items = getattr(rows, kind)
-            if items:
-                batch[kind].extend([(pk, i, *t) for i, t in enumerate(items)])
-        if rows.composites:
-            batch["composites"].extend([(pk, i, *t) for i, t in enumerate(rows.composites)])
-        if rows.narrative is not None or rows.content is not None:
-            batch["text"].append((pk, rows.narrative, rows.content))
-        return
-    if rows.tokens:
-        cur.executemany(
-            sql(INSERTS["tokens"]),
-            [(pk, i, resource_type, *t) for i, t in enumerate(rows.tokens)],
-        )
-    for kind in ("strings", "dates", "numbers", "quantities", "references", "uris", "composites"):
+    for kind, statement in INSERTS.items():
         items = getattr(rows, kind)
-        if items:
-            cur.executemany(sql(INSERTS[kind]), [(pk, i, *t) for i, t in enumerate(items)])
+        if not items:
+            continue
+        keyed = _keyed(pk, resource_type, kind, items)
+        if batch is not None:
+            batch[kind].extend(keyed)
+        else:
+            cur.executemany(sql(statement), keyed)
     if rows.narrative is not None or rows.content is not None:
-        cur.execute(
-            sql("INSERT INTO fhir_text (resource_id, narrative, content) VALUES (?, ?, ?)"),
-            (pk, rows.narrative, rows.content),
-        )
+        text = (pk, rows.narrative, rows.content)
+        if batch is not None:
+            batch["text"].append(text)
+        else:
+            cur.execute(
+                sql(TEXT_INSERT),
+                text,
+            )
 
 
 def clear(cur, pk: int) -> None:

@@ -82,7 +82,13 @@ class Compartment(models.Model):
         ]
 
 
-class TokenIndex(models.Model):
+class IndexRow(models.Model):
+    """A search index row: keyed by its resource, the parameter and its position among the
+    resource's rows of the table; no surrogate id and no foreign-key constraint (the rows are
+    written and cleared with their resource, in its transaction). Migration 0007 made the
+    tables ``WITHOUT ROWID`` on SQLite; change them with a migration like it, since Django would
+    rebuild a SQLite table without that clause."""
+
     pk = models.CompositePrimaryKey("resource", "hash_param", "seq")
     resource = models.ForeignKey(
         Resource,
@@ -91,7 +97,14 @@ class TokenIndex(models.Model):
         db_index=False,
         db_constraint=False,
     )
+    hash_param = models.BigIntegerField()
     seq = models.IntegerField(help_text="position among the resource's rows of this table")
+
+    class Meta:
+        abstract = True
+
+
+class TokenIndex(IndexRow):
     resource_type = models.CharField(max_length=64)
     param = models.CharField(max_length=64)
     hash_param = models.BigIntegerField(default=0, help_text="hash(type, param)")
@@ -121,21 +134,11 @@ class TokenIndex(models.Model):
 # One narrow table per kind of search value, as the search engine's index. Every row carries
 # ``hash_param`` = hash(resource type, parameter name); lookups are equalities or ranges on
 # hashed or normalised columns, so a selective search reads a handful of index entries.
-# ``(resource_id, hash_param)`` serves per-resource checks, sort keys, includes and the
-# clearing of a resource's rows on update (the foreign keys carry no index of their own).
+# The key ``(resource_id, hash_param, seq)`` (``IndexRow``) serves per-resource checks, sort
+# keys, includes and the clearing of a resource's rows on update.
 
 
-class StringIndex(models.Model):
-    pk = models.CompositePrimaryKey("resource", "hash_param", "seq")
-    resource = models.ForeignKey(
-        Resource,
-        on_delete=models.DO_NOTHING,
-        db_column="resource_id",
-        db_index=False,
-        db_constraint=False,
-    )
-    seq = models.IntegerField(help_text="position among the resource's rows of this table")
-    hash_param = models.BigIntegerField()
+class StringIndex(IndexRow):
     value_norm = models.CharField(max_length=200, help_text="case- and accent-folded, trimmed")
     value_exact = models.TextField()
 
@@ -146,17 +149,7 @@ class StringIndex(models.Model):
         ]
 
 
-class DateIndex(models.Model):
-    pk = models.CompositePrimaryKey("resource", "hash_param", "seq")
-    resource = models.ForeignKey(
-        Resource,
-        on_delete=models.DO_NOTHING,
-        db_column="resource_id",
-        db_index=False,
-        db_constraint=False,
-    )
-    seq = models.IntegerField(help_text="position among the resource's rows of this table")
-    hash_param = models.BigIntegerField()
+class DateIndex(IndexRow):
     low_us = models.BigIntegerField(help_text="start of the implicit range, µs since epoch")
     high_us = models.BigIntegerField(help_text="end of the implicit range (inclusive), µs")
 
@@ -168,17 +161,7 @@ class DateIndex(models.Model):
         ]
 
 
-class NumberIndex(models.Model):
-    pk = models.CompositePrimaryKey("resource", "hash_param", "seq")
-    resource = models.ForeignKey(
-        Resource,
-        on_delete=models.DO_NOTHING,
-        db_column="resource_id",
-        db_index=False,
-        db_constraint=False,
-    )
-    seq = models.IntegerField(help_text="position among the resource's rows of this table")
-    hash_param = models.BigIntegerField()
+class NumberIndex(IndexRow):
     value = models.FloatField()
     low = models.FloatField(help_text="value minus half its last significant digit")
     high = models.FloatField()
@@ -190,17 +173,7 @@ class NumberIndex(models.Model):
         ]
 
 
-class QuantityIndex(models.Model):
-    pk = models.CompositePrimaryKey("resource", "hash_param", "seq")
-    resource = models.ForeignKey(
-        Resource,
-        on_delete=models.DO_NOTHING,
-        db_column="resource_id",
-        db_index=False,
-        db_constraint=False,
-    )
-    seq = models.IntegerField(help_text="position among the resource's rows of this table")
-    hash_param = models.BigIntegerField()
+class QuantityIndex(IndexRow):
     hash_units = models.BigIntegerField(help_text="hash(type, param, system, code); 0 if none")
     hash_code = models.BigIntegerField(help_text="hash(type, param, code or unit); 0 if none")
     value = models.FloatField()
@@ -216,17 +189,7 @@ class QuantityIndex(models.Model):
         ]
 
 
-class ReferenceIndex(models.Model):
-    pk = models.CompositePrimaryKey("resource", "hash_param", "seq")
-    resource = models.ForeignKey(
-        Resource,
-        on_delete=models.DO_NOTHING,
-        db_column="resource_id",
-        db_index=False,
-        db_constraint=False,
-    )
-    seq = models.IntegerField(help_text="position among the resource's rows of this table")
-    hash_param = models.BigIntegerField()
+class ReferenceIndex(IndexRow):
     target_type = models.CharField(max_length=64, null=True)
     target_id = models.CharField(max_length=64, null=True)
     target_url = models.TextField(null=True, help_text="absolute or canonical references")
@@ -240,17 +203,7 @@ class ReferenceIndex(models.Model):
         ]
 
 
-class UriIndex(models.Model):
-    pk = models.CompositePrimaryKey("resource", "hash_param", "seq")
-    resource = models.ForeignKey(
-        Resource,
-        on_delete=models.DO_NOTHING,
-        db_column="resource_id",
-        db_index=False,
-        db_constraint=False,
-    )
-    seq = models.IntegerField(help_text="position among the resource's rows of this table")
-    hash_param = models.BigIntegerField()
+class UriIndex(IndexRow):
     value = models.TextField()
 
     class Meta:
@@ -277,20 +230,10 @@ class TextIndex(models.Model):
         db_table = "fhir_text"
 
 
-class CompositeIndex(models.Model):
+class CompositeIndex(IndexRow):
     """Composite parameters: the first component(s) hashed into ``hash_key``, a numeric or date
     second component as a range (``low``/``high``), all from the same element instance."""
 
-    pk = models.CompositePrimaryKey("resource", "hash_param", "seq")
-    resource = models.ForeignKey(
-        Resource,
-        on_delete=models.DO_NOTHING,
-        db_column="resource_id",
-        db_index=False,
-        db_constraint=False,
-    )
-    seq = models.IntegerField(help_text="position among the resource's rows of this table")
-    hash_param = models.BigIntegerField()
     hash_key = models.BigIntegerField()
     low = models.FloatField(null=True)
     high = models.FloatField(null=True)
