@@ -282,6 +282,9 @@ def build(
         info.update(orjson.loads(marker.read_bytes()))
         info["reused"] = True
         log(f"  reusing {url} ({info.get('resources', '?')} resources)")
+        done = ehr(url, "migrate")  # a database built by older code gets today's schema
+        if done.returncode != 0:
+            raise SystemExit(f"ehr migrate failed:\n{done.stderr}")
         return url, info
     # The largest finished smaller database of the same data, if any, is the starting point.
     start_from = 0

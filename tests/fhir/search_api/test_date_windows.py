@@ -81,3 +81,69 @@ def test_envelope_rows_stay_out_of_other_searches(fhir):
     assert gid not in _ids(fhir, "Goal?target-date=2023")
     assert gid in _ids(fhir, "Goal?target-date=2025-01-01")
     assert _ids(fhir, "Goal?_sort=target-date&target-date=ge2019") == {gid}
+
+
+def _total(fhir, query: str) -> int:
+    resp = fhir.get(query)
+    assert resp.status == 200, resp.body
+    return resp.json()["total"]
+
+
+def test_a_window_counts_each_match_once_and_only_live_ones(fhir):
+    """A page that does not hold every match counts them from the index alone: a resource
+    found by two values and by its envelope counts once, and a deleted one not at all."""
+    twice = _goal(fhir, "2022-03-01", "2022-04-01")  # both values, and the envelope, match
+    apart = _goal(fhir, "2021-01-01", "2024-01-01")  # only the envelope matches
+    single = [_goal(fhir, f"2022-0{m}-15") for m in range(1, 6)]
+    gone = _goal(fhir, "2022-05-20")
+    assert fhir.delete(f"Goal/{gone}").status in (200, 204)
+    _goal(fhir, "2023-06-01")  # outside
+    query = "Goal?target-date=ge2022-01-01&target-date=lt2023-01-01&_count=2"
+    assert _total(fhir, query) == 2 + len(single)
+    assert _total(fhir, query + "&_total=accurate") == 2 + len(single)
+    found = set()
+    resp = fhir.get(query).json()
+    while True:
+        found |= {e["resource"]["id"] for e in resp.get("entry", [])}
+        nxt = [link["url"] for link in resp["link"] if link["relation"] == "next"]
+        if not nxt:
+            break
+        resp = fhir.get(nxt[0].split("/fhir/", 1)[1]).json()
+    assert found == {twice, apart, *single}
+
+
+def test_a_window_with_another_filter_still_checks_it(fhir):
+    ids = {
+        "planned": _encounter(fhir, "2022-03-01T09:00:00Z", "2022-03-01T10:00:00Z"),
+        "other": _encounter(fhir, "2022-03-02T09:00:00Z", "2022-03-02T10:00:00Z"),
+    }
+    resp = fhir.get(f"Encounter/{ids['planned']}").json()
+    resp["status"] = "planned"
+    assert fhir.put(f"Encounter/{ids['planned']}", resp).status == 200
+    query = "Encounter?date=ge2022-03-01&date=lt2022-03-08&status=planned"
+    assert _ids(fhir, query) == {ids["planned"]}
+    assert _total(fhir, query + "&_count=0") == 1
+    assert _total(fhir, "Encounter?date=ge2022-03-01&date=lt2022-03-08&_count=1") == 2
+    # another type's "date" values in the same week are not counted
+    _goal(fhir, "2022-03-03")
+    body = {"resourceType": "Observation", "status": "final", "code": {"text": "weight"},
+            "effectiveDateTime": "2022-03-03T08:00:00Z"}  # fmt: skip
+    assert fhir.post("Observation", body).status == 201
+    assert _total(fhir, "Encounter?date=ge2022-03-01&date=lt2022-03-08&_count=1") == 2
+
+
+def test_a_token_total_counts_a_resource_once(fhir):
+    body = {
+        "resourceType": "Observation",
+        "status": "final",
+        "category": [
+            {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category",
+                         "code": "laboratory"}]},
+            {"coding": [{"system": "http://example.org/local", "code": "laboratory"}]},
+        ],
+        "code": {"coding": [{"system": "http://loinc.org", "code": "2345-7"}]},
+    }  # fmt: skip
+    for _ in range(3):
+        assert fhir.post("Observation", body).status == 201
+    assert _total(fhir, "Observation?category=laboratory&_count=1") == 3
+    assert _total(fhir, "Observation?category=laboratory&_total=accurate&_count=0") == 3

@@ -291,17 +291,35 @@ def _per_row(conds: list[Cond]) -> list[Cond]:
     ]
 
 
-def _where(req: SearchRequest) -> Cond:
+@dataclass
+class Where:
+    """A search's WHERE clause, and its keys from the index alone when they are exactly the
+    matches (one leading condition, nothing else to check), for counting without reading
+    the resources."""
+
+    cond: Cond
+    keys: Cond | None = None
+
+
+def _where(req: SearchRequest) -> Where:
     """The search's WHERE clause: its most selective condition leads as a key list (``IN``),
     the others are checked per row (``EXISTS``), and the type test is kept off the planner's
     index choice on SQLite (``+r.resource_type``) so that it never drives the scan."""
     _allowed_types(req)
     compiler = Compiler(req.rtypes)
-    conds = compiler.date_windows(req.filters) + [compiler.filter(f) for f in req.filters]
+    conds = compiler.date_windows(req.filters)
+    for f in req.filters:
+        cond = compiler.filter(f)
+        cond.origin = f
+        conds.append(cond)
     conds.sort(key=lambda c: c.rank)
     # A condition from the request's context (a patient compartment) may lead instead.
     led = any(c.rank < conds[0].rank for c in req.extra) if conds else True
-    shaped = _per_row(conds) if led else conds[:1] + _per_row(conds[1:])
+    lead = None if led else conds[0]
+    rest = conds if lead is None else [
+        c for c in conds[1:] if not any(c.origin is f for f in lead.covers)
+    ]  # fmt: skip
+    shaped = ([lead] if lead is not None else []) + _per_row(rest)
     leading = bool(conds) or bool(req.extra)
     column = "+r.resource_type" if leading and connection.vendor == "sqlite" else "r.resource_type"
     type_cond = (
@@ -310,7 +328,9 @@ def _where(req: SearchRequest) -> Cond:
         else Cond(f"{column} IN (" + ",".join("?" * len(req.rtypes)) + ")", list(req.rtypes))
     )
     limits = _restrictions(req.rtypes, "s")
-    return and_([*req.extra, *shaped, *limits, type_cond, Cond("r.deleted = ?", [False])])
+    where = and_([*req.extra, *shaped, *limits, type_cond, Cond("r.deleted = ?", [False])])
+    alone = lead is not None and lead.keys and not _per_row(rest) and not req.extra and not limits
+    return Where(where, Cond(lead.keys, lead.args) if alone else None)
 
 
 _SORT_SQL = {
@@ -355,17 +375,23 @@ def _stored(row) -> Stored:
     return Stored(row[1], row[2], row[3], row[4], False, row[5])
 
 
-def _count(cur, where: Cond) -> int:
-    cur.execute(sql(f"SELECT COUNT(*) FROM fhir_resource r WHERE {where.sql}"), where.args)
+def _count(cur, plan: Where) -> int:
+    if plan.keys is not None:  # from the index alone: no resource row is read
+        keys = plan.keys
+        cur.execute(sql(f"SELECT COUNT(DISTINCT k.resource_id) FROM ({keys.sql}) k"), keys.args)
+    else:
+        where = plan.cond
+        cur.execute(sql(f"SELECT COUNT(*) FROM fhir_resource r WHERE {where.sql}"), where.args)
     return cur.fetchone()[0]
 
 
 def run(req: SearchRequest) -> SearchPage:
-    where = _where(req)
+    plan = _where(req)
+    where = plan.cond
     cur = raw_cursor()
     total = None
     if req.total == "accurate" or (req.total == "default" and req.count == 0):
-        total = _count(cur, where)
+        total = _count(cur, plan)
     elif req.total == "estimate":
         cur.execute(
             sql(
@@ -412,7 +438,7 @@ def run(req: SearchRequest) -> SearchPage:
             req.cursor is None and req.before is None and not has_more
             and (rows or not req.offset)
         )  # fmt: skip
-        total = req.offset + len(rows) if whole else _count(cur, where)
+        total = req.offset + len(rows) if whole else _count(cur, plan)
     page = [_stored(r) for r in rows]
     keys = [r[0] for r in rows]
     included = _includes(req, page, keys) if (req.includes or req.revincludes) else []
@@ -508,7 +534,7 @@ def match_ids(rtype: str, params: list[tuple[str, str]], limit: int = 2) -> list
     req = parse(rtype, params, strict=True)
     if not req.filters:
         raise FhirError("A conditional request needs search criteria")
-    where = _where(req)
+    where = _where(req).cond
     cur = raw_cursor()
     cur.execute(
         sql(f"SELECT r.fhir_id FROM fhir_resource r WHERE {where.sql} LIMIT ?"),

@@ -46,6 +46,13 @@ class Cond:
     per_row: str | None = None
     rank: float = 5
     only_leads: bool = False  # narrows the candidates only: dropped when another one leads
+    # The matching keys as a subquery of ``resource_id`` over index tables alone, when that is
+    # exactly the condition (with ``args``): live resources of the searched types only, since
+    # a resource's rows are cleared when it is deleted and every row's hash names its type.
+    keys: str | None = None
+    # The filters this condition answers in full when it leads (a date window's bounds).
+    covers: tuple = ()
+    origin: Filter | None = None  # the filter it was compiled from
 
 
 @dataclass
@@ -81,12 +88,14 @@ _RANK = {"fhir_reference": 0, "fhir_token": 1, "fhir_uri": 1, "fhir_string": 2}
 def _in_index(alias: str, table: str, where: str, args: list, negate: bool = False) -> Cond:
     op = "NOT IN" if negate else "IN"
     exists = "NOT EXISTS" if negate else "EXISTS"
+    keys = f"SELECT resource_id FROM {table} WHERE {where}"
     return Cond(
-        f"{alias}.id {op} (SELECT resource_id FROM {table} WHERE {where})",
+        f"{alias}.id {op} ({keys})",
         args,
         per_row=f"{exists} (SELECT 1 FROM {table} x WHERE x.resource_id = {alias}.id "
         f"AND ({where}))",
         rank=9 if negate else _RANK.get(table, 3),
+        keys=None if negate else keys,
     )
 
 
@@ -419,14 +428,17 @@ class Compiler:
         ``lt``/``le``, one value each, e.g. ``date=ge2024-03-01&date=lt2024-03-08``).
 
         Each bound alone matches everything on its side of the date (half the index, or most
-        of it), and the two need not hold on the same value. The candidates are the union of:
+        of it), and the two need not hold on the same value. The matches are the union of:
         short values (a day or less) starting from a day before the window to its end, read as
-        one range of ``(hash_param, low_us)``; longer values meeting both bounds, from their
-        partial index; and envelope rows (``index_values.envelope_hash``) of resources with
-        several values. The bounds themselves are still checked on every candidate.
+        one range of the covering index ``(hash_param, low_us, high_us)``; longer values
+        meeting both bounds, from their partial index; and envelope rows
+        (``index_values.envelope_hash``: the span of all of a resource's values) of resources
+        with several values. That union is exactly what the bounds ask for, so when the window
+        leads, the bound filters are not checked again row by row (``covers``).
         """
         lower: dict[str, int] = {}
         upper: dict[str, int] = {}
+        used: dict[str, list[Filter]] = {}
         for f in filters:
             if f.modifier or "," in f.values[0] or "." in f.name or f.name.startswith("_"):
                 continue
@@ -444,26 +456,33 @@ class Compiler:
                 upper[f.name] = min(upper.get(f.name, FAR), lo)
             else:
                 upper[f.name] = min(upper.get(f.name, FAR), hi + 1)
+            used.setdefault(f.name, []).append(f)
         windows = []
         for name in lower.keys() & upper.keys():
             start, end = lower[name], upper[name]
             hs = self._hashes(name)
             envelopes = [envelope_hash(h) for h in hs]
             marks = ",".join("?" * len(hs))
+            # ``+low_us`` keeps the covering index out of the last two: by its start, a long
+            # value could lie anywhere before the window.
+            keys = (
+                f"SELECT resource_id FROM fhir_date WHERE hash_param IN ({marks}) "
+                "AND low_us >= ? AND low_us < ? AND high_us >= ? UNION ALL "
+                f"SELECT resource_id FROM fhir_date WHERE hash_param IN ({marks}) "
+                f"AND {LONG_DATE} AND high_us >= ? AND +low_us < ? UNION ALL "
+                f"SELECT resource_id FROM fhir_date WHERE hash_param IN ({marks}) "
+                "AND high_us >= ? AND +low_us < ?"
+            )
             windows.append(
                 Cond(
-                    f"{self.alias}.id IN ("
-                    f"SELECT resource_id FROM fhir_date WHERE hash_param IN ({marks}) "
-                    "AND low_us >= ? AND low_us < ? AND high_us >= ? UNION ALL "
-                    f"SELECT resource_id FROM fhir_date WHERE hash_param IN ({marks}) "
-                    f"AND {LONG_DATE} AND high_us >= ? AND low_us < ? UNION ALL "
-                    f"SELECT resource_id FROM fhir_date WHERE hash_param IN ({marks}) "
-                    "AND high_us >= ? AND low_us < ?)",
+                    f"{self.alias}.id IN ({keys})",
                     [*hs, start - DAY_US, end, start, *hs, start, end, *envelopes, start, end],
                     # A day or two leads before anything; a longer window still leads before
                     # tokens and strings, but a reference to one resource is narrower.
                     rank=-1 if end - start <= 2 * DAY_US else 0.5,
-                    only_leads=True,  # the bounds themselves are checked per row anyway
+                    only_leads=True,  # when another leads, the bounds are checked per row
+                    keys=keys,
+                    covers=tuple(used[name]),
                 )
             )
         return windows

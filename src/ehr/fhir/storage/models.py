@@ -156,7 +156,8 @@ class DateIndex(IndexRow):
     class Meta:
         db_table = "fhir_date"
         indexes = [
-            models.Index(fields=["hash_param", "low_us"], name="fhir_date_low"),
+            # Covering for windows and days: a range on the start, the end read from the entry.
+            models.Index(fields=["hash_param", "low_us", "high_us"], name="fhir_date_span"),
             models.Index(fields=["hash_param", "high_us"], name="fhir_date_high"),
         ]
 
