@@ -143,7 +143,20 @@ def test_a_token_total_counts_a_resource_once(fhir):
         ],
         "code": {"coding": [{"system": "http://loinc.org", "code": "2345-7"}]},
     }  # fmt: skip
-    for _ in range(3):
+    for value in (90, 110, 130):
+        body["valueQuantity"] = {
+            "value": value,
+            "unit": "mg/dL",
+            "system": "http://unitsofmeasure.org",
+            "code": "mg/dL",
+        }
         assert fhir.post("Observation", body).status == 201
-    assert _total(fhir, "Observation?category=laboratory&_count=1") == 3
-    assert _total(fhir, "Observation?category=laboratory&_total=accurate&_count=0") == 3
+    body["code"] = {"coding": [{"system": "http://loinc.org", "code": "2093-3"}]}
+    assert fhir.post("Observation", body).status == 201
+    assert _total(fhir, "Observation?category=laboratory&_count=1") == 4
+    assert _total(fhir, "Observation?category=laboratory&_total=accurate&_count=0") == 4
+    # the other conditions are checked on the keys
+    assert _total(fhir, "Observation?category=laboratory&value-quantity=gt100&_count=1") == 3
+    assert _total(fhir, "Observation?code=2345-7&value-quantity=gt100&_count=1") == 2
+    assert _total(fhir, "Observation?category=laboratory&code:not=2093-3&_count=1") == 3
+    assert _total(fhir, "Observation?category=laboratory&value-quantity:missing=true&_count=1") == 0

@@ -293,12 +293,12 @@ def _per_row(conds: list[Cond]) -> list[Cond]:
 
 @dataclass
 class Where:
-    """A search's WHERE clause, and its keys from the index alone when they are exactly the
-    matches (one leading condition, nothing else to check), for counting without reading
-    the resources."""
+    """A search's WHERE clause; and, when every condition reads the index tables alone, the
+    leading one's keys and the others' checks on them, to count without reading resources."""
 
     cond: Cond
     keys: Cond | None = None
+    checks: list[Cond] = field(default_factory=list)
 
 
 def _where(req: SearchRequest) -> Where:
@@ -329,8 +329,11 @@ def _where(req: SearchRequest) -> Where:
     )
     limits = _restrictions(req.rtypes, "s")
     where = and_([*req.extra, *shaped, *limits, type_cond, Cond("r.deleted = ?", [False])])
-    alone = lead is not None and lead.keys and not _per_row(rest) and not req.extra and not limits
-    return Where(where, Cond(lead.keys, lead.args) if alone else None)
+    if lead is None or lead.keys is None or req.extra or limits:
+        return Where(where)
+    if not all(c.index_only for c in rest if not c.only_leads):
+        return Where(where)
+    return Where(where, Cond(lead.keys, lead.args), _per_row(rest))
 
 
 _SORT_SQL = {
@@ -376,9 +379,18 @@ def _stored(row) -> Stored:
 
 
 def _count(cur, plan: Where) -> int:
-    if plan.keys is not None:  # from the index alone: no resource row is read
+    if plan.keys is not None and not plan.checks:  # from the index alone
         keys = plan.keys
         cur.execute(sql(f"SELECT COUNT(DISTINCT k.resource_id) FROM ({keys.sql}) k"), keys.args)
+    elif plan.keys is not None:  # the others are checked on the keys, not on resource rows
+        keys, checks = plan.keys, and_(plan.checks)
+        cur.execute(
+            sql(
+                f"SELECT COUNT(*) FROM (SELECT DISTINCT k.resource_id AS id FROM ({keys.sql}) k)"
+                f" r WHERE {checks.sql}"
+            ),
+            [*keys.args, *checks.args],
+        )
     else:
         where = plan.cond
         cur.execute(sql(f"SELECT COUNT(*) FROM fhir_resource r WHERE {where.sql}"), where.args)

@@ -53,6 +53,7 @@ class Cond:
     # The filters this condition answers in full when it leads (a date window's bounds).
     covers: tuple = ()
     origin: Filter | None = None  # the filter it was compiled from
+    index_only: bool = False  # its SQL reads index tables and the row's ``id`` alone
 
 
 @dataclass
@@ -96,6 +97,7 @@ def _in_index(alias: str, table: str, where: str, args: list, negate: bool = Fal
         f"AND ({where}))",
         rank=9 if negate else _RANK.get(table, 3),
         keys=None if negate else keys,
+        index_only=True,
     )
 
 
@@ -483,6 +485,7 @@ class Compiler:
                     only_leads=True,  # when another leads, the bounds are checked per row
                     keys=keys,
                     covers=tuple(used[name]),
+                    index_only=True,
                 )
             )
         return windows
