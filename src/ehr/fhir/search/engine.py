@@ -508,11 +508,12 @@ def _forward(inc: Include, keys: list[int], frontier: list[Stored]) -> list[tupl
     cur = raw_cursor()
     cur.execute(
         sql(
-            "SELECT DISTINCT t.id, t.resource_type, t.fhir_id, t.version_id, t.updated_us, "
-            "t.content FROM fhir_reference ref JOIN fhir_resource t ON "
-            "t.resource_type = ref.target_type AND t.fhir_id = ref.target_id "
+            # Each target once (many results share a patient or a performer), found as a set
+            # of (type, id) first, so that no resource body is copied to deduplicate.
+            f"SELECT {_COLUMNS} FROM fhir_resource r WHERE (r.resource_type, r.fhir_id) IN "
+            "(SELECT ref.target_type, ref.target_id FROM fhir_reference ref "
             f"WHERE ref.resource_id IN ({','.join('?' * len(keys))}) "
-            f"AND ref.hash_param IN ({','.join('?' * len(hashes))}){target} AND t.deleted = ?"
+            f"AND ref.hash_param IN ({','.join('?' * len(hashes))}){target}) AND r.deleted = ?"
         ),
         [*keys, *hashes, *([inc.target] if inc.target else []), False],
     )
@@ -530,10 +531,9 @@ def _reverse(inc: Include, frontier: list[Stored]) -> list[tuple[int, Stored]]:
     for rtype, ids in by_type.items():
         cur.execute(
             sql(
-                "SELECT DISTINCT s.id, s.resource_type, s.fhir_id, s.version_id, s.updated_us, "
-                "s.content FROM fhir_reference ref JOIN fhir_resource s ON s.id = ref.resource_id "
-                f"WHERE ref.hash_param = ? AND ref.target_type = ? AND ref.target_id IN "
-                f"({','.join('?' * len(ids))}) AND s.deleted = ?"
+                f"SELECT {_COLUMNS} FROM fhir_resource r WHERE r.id IN (SELECT ref.resource_id "
+                "FROM fhir_reference ref WHERE ref.hash_param = ? AND ref.target_type = ? "
+                f"AND ref.target_id IN ({','.join('?' * len(ids))})) AND r.deleted = ?"
             ),
             [hash64(inc.source, inc.param), rtype, *ids, False],
         )
