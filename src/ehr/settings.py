@@ -128,6 +128,10 @@ LANGUAGE_CODE = "en-us"
 EHR_MAX_BODY = int(os.environ.get("EHR_MAX_BODY", str(64 * 1024 * 1024)))
 DATA_UPLOAD_MAX_MEMORY_SIZE = EHR_MAX_BODY
 EHR_BASE_URL = os.environ.get("EHR_BASE_URL", "")
+# Time limits of one search's statements (seconds; 0 turns a limit off): past the first the
+# search fails as too costly; past the second a total the client did not ask for is left out.
+EHR_SEARCH_SECONDS = float(os.environ.get("EHR_SEARCH_SECONDS", "10"))
+EHR_SEARCH_COUNT_SECONDS = float(os.environ.get("EHR_SEARCH_COUNT_SECONDS", "1"))
 
 LOGGING = {
     "version": 1,

@@ -14,6 +14,7 @@ from django.db import connection
 
 from ehr.fhir import access, definitions
 from ehr.fhir.errors import FhirError, NotSupported
+from ehr.fhir.search import budget
 from ehr.fhir.search import values as sv
 from ehr.fhir.search.extract import hash64
 from ehr.fhir.search.query import (
@@ -398,9 +399,39 @@ def _count(cur, plan: Where) -> int:
 
 
 def run(req: SearchRequest) -> SearchPage:
+    """One page of results, under the search time limit (``budget``)."""
     plan = _where(req)
-    where = plan.cond
     cur = raw_cursor()
+    with budget.limit(budget.search_seconds()):
+        total, rows, has_more = _page(req, plan, cur)
+    if req.count == 0:
+        return SearchPage([], [], [], total, False)
+    if req.total == "default":
+        whole = (
+            req.cursor is None and req.before is None and not has_more
+            and (rows or not req.offset)
+        )  # fmt: skip
+        if whole:
+            total = req.offset + len(rows)
+        else:  # not asked for: given up, rather than the page, when it takes too long
+            try:
+                with budget.limit(budget.count_seconds(), "Counting the matches"):
+                    total = _count(cur, plan)
+            except budget.TooCostly:
+                total = None
+    page = [_stored(r) for r in rows]
+    keys = [r[0] for r in rows]
+    included: list[Stored] = []
+    if req.includes or req.revincludes:
+        with budget.limit(budget.search_seconds(), "Including the referenced resources"):
+            included = _includes(req, page, keys)
+    included = _visible(included)
+    return SearchPage(page, keys, included, total, has_more)
+
+
+def _page(req: SearchRequest, plan: Where, cur) -> tuple[int | None, list, bool]:
+    """The page's rows (and the count the client asked for): ``(total, rows, has_more)``."""
+    where = plan.cond
     total = None
     if req.total == "accurate" or (req.total == "default" and req.count == 0):
         total = _count(cur, plan)
@@ -413,7 +444,7 @@ def run(req: SearchRequest) -> SearchPage:
         )
         total = cur.fetchone()[0]
     if req.count == 0:
-        return SearchPage([], [], [], total, False)
+        return total, [], False
     if req.sort or req.offset:
         order, oargs = _order(req)
         cur.execute(
@@ -444,18 +475,7 @@ def run(req: SearchRequest) -> SearchPage:
         )  # fmt: skip
         rows = cur.fetchall()
     has_more = len(rows) > req.count
-    rows = [r for r in rows[: req.count] if r is not None]
-    if req.total == "default":
-        whole = (
-            req.cursor is None and req.before is None and not has_more
-            and (rows or not req.offset)
-        )  # fmt: skip
-        total = req.offset + len(rows) if whole else _count(cur, plan)
-    page = [_stored(r) for r in rows]
-    keys = [r[0] for r in rows]
-    included = _includes(req, page, keys) if (req.includes or req.revincludes) else []
-    included = _visible(included)
-    return SearchPage(page, keys, included, total, has_more)
+    return total, [r for r in rows[: req.count] if r is not None], has_more
 
 
 def _includes(req: SearchRequest, page: list[Stored], keys: list[int]) -> list[Stored]:
