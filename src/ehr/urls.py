@@ -8,7 +8,9 @@ urlpatterns = [
     path("", home, name="home"),
     path("admin/audit/", audit_views.report, name="audit-report"),
     path("admin/audit/export.csv", audit_views.export_csv, name="audit-export"),
-    path("", include("ehr.identity.oauth.urls")),
+    path("", include("ehr.identity.oauth.urls")),  # its /fhir/.well-known/ URLs come first
+    # The FHIR API early: Django tries the patterns in order, for every request.
+    re_path(r"^fhir(?P<rest>/.*)?$", fhir_endpoint, name="fhir"),
     path("", include("ehr.scheduling.urls")),
     path("", include("ehr.appointments.urls")),
     path("", include("ehr.registration.urls")),
@@ -17,6 +19,5 @@ urlpatterns = [
     path("", include("ehr.flowboard.urls")),
     path("", include("ehr.jobs.urls")),
     path("", include("ehr.schedule_settings.urls")),
-    re_path(r"^fhir(?P<rest>/.*)?$", fhir_endpoint, name="fhir"),
     path("", include("ehr.identity.urls")),
 ]
