@@ -247,6 +247,17 @@ class Compiler:
         # only those rows (a correlated form was run once per row of the searched type).
         target = f"t{self.depth}"
         types = ",".join("?" * len(self.rtypes))
+        if cond.keys is not None:
+            # The other resources' keys come from the index alone (live ones of that type),
+            # so their rows are not read: only the references, and the targets' keys.
+            return Cond(
+                f"{self.alias}.id IN (SELECT {target}.id FROM fhir_resource {target} WHERE "
+                f"({target}.resource_type, {target}.fhir_id) IN (SELECT ref.target_type, "
+                f"ref.target_id FROM fhir_reference ref WHERE ref.hash_param = ? AND "
+                f"ref.target_type IN ({types}) AND ref.resource_id IN ({cond.keys})))",
+                [_h(other, ref_param), *self.rtypes, *cond.args],
+                rank=2,
+            )
         return Cond(
             f"{self.alias}.id IN (SELECT {target}.id FROM fhir_reference ref JOIN "
             f"fhir_resource {inner_alias} ON {inner_alias}.id = ref.resource_id JOIN "
