@@ -35,11 +35,11 @@ class TooCostly(FhirError):
 
 
 def search_seconds() -> float:
-    return float(getattr(settings, "EHR_SEARCH_SECONDS", 10))
+    return settings.EHR_SEARCH_SECONDS
 
 
 def count_seconds() -> float:
-    return float(getattr(settings, "EHR_SEARCH_COUNT_SECONDS", 1))
+    return settings.EHR_SEARCH_COUNT_SECONDS
 
 
 @contextmanager
@@ -86,13 +86,11 @@ def limit(seconds: float, what: str = "This search") -> Iterator[None]:
     cur.execute(f"SET LOCAL statement_timeout = {ms}")
     try:
         yield
-    except pg_errors.QueryCanceled:
+    except BaseException as exc:
         cur.execute("ROLLBACK TO SAVEPOINT ehr_search_budget")
         cur.execute("RELEASE SAVEPOINT ehr_search_budget")
-        raise _too_costly(what, seconds) from None
-    except BaseException:
-        cur.execute("ROLLBACK TO SAVEPOINT ehr_search_budget")
-        cur.execute("RELEASE SAVEPOINT ehr_search_budget")
+        if isinstance(exc, pg_errors.QueryCanceled):
+            raise _too_costly(what, seconds) from None
         raise
     cur.execute("RELEASE SAVEPOINT ehr_search_budget")
     cur.execute("SET LOCAL statement_timeout = %s", [before])
