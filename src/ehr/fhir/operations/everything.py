@@ -32,15 +32,7 @@ def everything(req: FhirRequest, rtype: str, rid: str | None) -> FhirResponse:
         sreq.cursor = engine._int("_cursor", cursor, 0, 2**62)
     if rid is not None:
         repo.read("Patient", rid)  # 404 or 410 before anything else
-        sreq.extra.append(
-            # One key list (not an OR beside it), so that PostgreSQL reads only these rows.
-            Cond(
-                "r.id IN (SELECT resource_id FROM fhir_compartment WHERE compartment_type = ? "
-                "AND compartment_id = ? UNION ALL SELECT p.id FROM fhir_resource p "
-                "WHERE p.resource_type = ? AND p.fhir_id = ?)",
-                ["Patient", rid, "Patient", rid],
-            )
-        )
+        sreq.extra.append(engine.patient_keys(rid))
     else:
         sreq.extra.append(Cond("(r.patient_key IS NOT NULL OR r.resource_type = ?)", ["Patient"]))
     types = req.param("_type")

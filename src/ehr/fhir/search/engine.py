@@ -190,6 +190,17 @@ def compartment_condition(compartment: str, cid: str, rtype: str) -> Cond | None
     return Cond("(" + " OR ".join(c.sql for c in conds) + ")", [a for c in conds for a in c.args])
 
 
+def patient_keys(pid: str) -> Cond:
+    """The resources of a patient's compartment and the Patient itself, as one key list (an
+    ``OR`` beside it made PostgreSQL evaluate the compartment for every row of the table)."""
+    return Cond(
+        "r.id IN (SELECT resource_id FROM fhir_compartment WHERE compartment_type = ? "
+        "AND compartment_id = ? UNION ALL SELECT p.id FROM fhir_resource p "
+        "WHERE p.resource_type = ? AND p.fhir_id = ?)",
+        ["Patient", pid, "Patient", pid],
+    )
+
+
 # ---------------------------------------------------------------------------- access
 
 
@@ -218,11 +229,9 @@ def _restrictions(rtypes: list[str], action: str) -> list[Cond]:
             by_patient.setdefault(pid, []).append(t)
     for pid, types in by_patient.items():
         shared = [t for t in types if t in access.SHARED_TYPES]
-        text = (
-            "(r.id IN (SELECT resource_id FROM fhir_compartment WHERE compartment_type = ? "
-            "AND compartment_id = ?) OR (r.resource_type = ? AND r.fhir_id = ?)"
-        )
-        args: list = ["Patient", pid, "Patient", pid]
+        own = patient_keys(pid)
+        text = "(" + own.sql
+        args: list = list(own.args)
         if shared:
             text += " OR r.resource_type IN (" + ",".join("?" * len(shared)) + ")"
             args += shared
@@ -380,10 +389,7 @@ def _stored(row) -> Stored:
 
 
 def _count(cur, plan: Where) -> int:
-    if plan.keys is not None and not plan.checks:  # from the index alone
-        keys = plan.keys
-        cur.execute(sql(f"SELECT COUNT(DISTINCT k.resource_id) FROM ({keys.sql}) k"), keys.args)
-    elif plan.keys is not None:  # the others are checked on the keys, not on resource rows
+    if plan.keys is not None:  # on the leading keys, from the index: no resource row is read
         keys, checks = plan.keys, and_(plan.checks)
         cur.execute(
             sql(
@@ -404,6 +410,9 @@ def run(req: SearchRequest) -> SearchPage:
     cur = raw_cursor()
     with budget.limit(budget.search_seconds()):
         total, rows, has_more = _page(req, plan, cur)
+        page = [_stored(r) for r in rows]
+        keys = [r[0] for r in rows]
+        included = _includes(req, page, keys) if (req.includes or req.revincludes) else []
     if req.count == 0:
         return SearchPage([], [], [], total, False)
     if req.total == "default":
@@ -419,14 +428,7 @@ def run(req: SearchRequest) -> SearchPage:
                     total = _count(cur, plan)
             except budget.TooCostly:
                 total = None
-    page = [_stored(r) for r in rows]
-    keys = [r[0] for r in rows]
-    included: list[Stored] = []
-    if req.includes or req.revincludes:
-        with budget.limit(budget.search_seconds(), "Including the referenced resources"):
-            included = _includes(req, page, keys)
-    included = _visible(included)
-    return SearchPage(page, keys, included, total, has_more)
+    return SearchPage(page, keys, _visible(included), total, has_more)
 
 
 def _page(req: SearchRequest, plan: Where, cur) -> tuple[int | None, list, bool]:
