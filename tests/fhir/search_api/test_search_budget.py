@@ -27,6 +27,18 @@ def _slow_statement() -> None:
     cur.fetchall()
 
 
+def _slowed(monkeypatch, name: str):
+    """Make ``engine.<name>`` run the slow statement first; returns the real function."""
+    real = getattr(engine, name)
+
+    def slow(*args):
+        _slow_statement()
+        return real(*args)
+
+    monkeypatch.setattr(engine, name, slow)
+    return real
+
+
 def _observation(fhir, code: str) -> None:
     body = {
         "resourceType": "Observation",
@@ -61,13 +73,7 @@ def test_inside_a_transaction_the_limit_leaves_the_transaction_usable():
 def test_a_search_past_its_limit_is_too_costly(fhir, settings, monkeypatch):
     _observation(fhir, "8867-4")
     settings.EHR_SEARCH_SECONDS = 0.05
-    real_page = engine._page
-
-    def slow_page(*args):
-        _slow_statement()
-        return real_page(*args)
-
-    monkeypatch.setattr(engine, "_page", slow_page)
+    real_page = _slowed(monkeypatch, "_page")
     resp = fhir.get("Observation?code=8867-4")
     assert resp.status == 422, resp.body
     issue = resp.json()["issue"][0]
@@ -83,13 +89,7 @@ def test_a_total_not_asked_for_is_left_out_when_counting_takes_too_long(
     for _ in range(3):
         _observation(fhir, "8867-4")
     settings.EHR_SEARCH_COUNT_SECONDS = 0.05
-    real_count = engine._count
-
-    def slow_count(*args):
-        _slow_statement()
-        return real_count(*args)
-
-    monkeypatch.setattr(engine, "_count", slow_count)
+    real_count = _slowed(monkeypatch, "_count")
     resp = fhir.get("Observation?code=8867-4&_count=1")
     assert resp.status == 200, resp.body
     bundle = resp.json()
