@@ -142,5 +142,7 @@ def test_front_desk_search_chart_register_coverage_documents(tmp_path):
             page.click("button:has-text('Store document')")
             page.wait_for_selector(".message-success")
             assert "Insurance card (front)" in page.inner_text("table.results")
-            page.wait_for_function("(document.querySelector('.doc-thumb') || {}).naturalWidth > 0")
+            page.wait_for_function(
+                "() => (document.querySelector('.doc-thumb') || {}).naturalWidth > 0"
+            )
             screenshot(page, "documents")
