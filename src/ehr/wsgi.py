@@ -15,6 +15,9 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ehr.settings")
 get_wsgi_application()  # django.setup()
 
 from ehr.fhir.api.views import direct, is_api_path  # noqa: E402
+from ehr.fhir.storage.wal_checkpoint import start_in_background  # noqa: E402
+
+start_in_background()  # SQLite: checkpoints off the writers' path (one thread per worker)
 
 
 class _Handler(WSGIHandler):
