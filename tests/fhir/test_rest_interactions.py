@@ -32,6 +32,23 @@ def test_create_assigns_id_version_and_location(fhir):
     assert resp.headers["content-type"].startswith("application/fhir+json")
 
 
+def test_a_create_is_indexed_with_the_id_it_was_given(fhir):
+    """A create's index rows are computed before it queues for the writer; they carry the id
+    the resource is stored under, not the one in the body (a create ignores that one)."""
+    from django.db import connection
+
+    created = _create(fhir, {**PATIENT, "id": "ignored-by-create"}).json()
+    assert created["id"] != "ignored-by-create"
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT t.content FROM fhir_text t JOIN fhir_resource r ON r.id = t.resource_id "
+            "WHERE r.resource_type = 'Patient' AND r.fhir_id = %s",
+            [created["id"]],
+        )
+        (content,) = cur.fetchone()
+    assert created["id"] in content and "ignored-by-create" not in content
+
+
 def test_read_returns_the_stored_bytes(fhir):
     created = _create(fhir)
     read = fhir.get(f"Patient/{created.json()['id']}")

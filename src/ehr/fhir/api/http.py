@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from email.utils import formatdate
+from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -63,4 +64,10 @@ class FhirResponse:
 
 
 def http_date(updated_us: int) -> str:
-    return formatdate(updated_us / 1_000_000, usegmt=True)
+    return _http_date(updated_us // 1_000_000)
+
+
+@lru_cache(maxsize=256)
+def _http_date(seconds: int) -> str:
+    """An HTTP date has whole seconds: writes and reads of the same second share one text."""
+    return formatdate(seconds, usegmt=True)

@@ -52,7 +52,7 @@ def handle(req: FhirRequest) -> FhirResponse:
             if body is None:
                 resp = write_unit(lambda: _dispatch_write(req, None, noted))
             else:
-                with repo.preflight(body, req.parts[0]):
+                with repo.preflight(body, req.parts[0], creating=req.method == "POST"):
                     resp = write_unit(lambda: _dispatch_write(req, body, noted))
         else:
             resp = dispatch(req)

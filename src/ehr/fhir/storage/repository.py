@@ -197,6 +197,7 @@ class _Preflight:
     resource: dict
     patients: list[str]
     rows: index_writer.IndexRows
+    new_id: str | None  # the id a create will take (its index rows were computed with it)
 
 
 # Work done for a write before it queues for the database (see ``preflight``), by id() of the
@@ -205,14 +206,15 @@ _PREFLIGHT: dict[int, _Preflight] = {}
 
 
 @contextmanager
-def preflight(resource: object, resource_type: str | None = None):
+def preflight(resource: object, resource_type: str | None = None, *, creating: bool = False):
     """Validate and compute the index rows of a resource before its write takes the database.
 
     On SQLite one writer runs at a time, so everything done inside the write's transaction
     stretches the queue. Validation and index extraction depend only on the resource, so the
     request thread does them first, in parallel with other requests; ``_write`` then only
     stores. A resource that fails validation fails here, before it queues. The results are
-    dropped when the block ends, whatever happened.
+    dropped when the block ends, whatever happened. For a create (``creating``) the new id is
+    chosen here too, and ``create`` takes it.
     """
     if (
         not isinstance(resource, dict)
@@ -223,9 +225,9 @@ def preflight(resource: object, resource_type: str | None = None):
         yield  # the write itself reports what is wrong with the body
         return
     rtype = resource["resourceType"]
-    rid = resource.get("id")
+    rid = new_id() if creating else resource.get("id")
     if not isinstance(rid, str) or not ID_RE.match(rid):
-        rid = new_id()  # a stand-in: ids are not part of what validation or indexes depend on
+        rid = new_id()  # a stand-in: the update itself reports a missing or malformed id
     probe = dict(resource)
     _prepare(probe, rtype, rid, 1, _now_us())
     if validation_enabled() and not _PREVALIDATED.get():
@@ -234,7 +236,10 @@ def preflight(resource: object, resource_type: str | None = None):
             raise ValidationFailed(problems)
     key = id(resource)
     _PREFLIGHT[key] = _Preflight(
-        resource, patient_compartments(rtype, probe), index_writer.rows_for(rtype, probe)
+        resource,
+        patient_compartments(rtype, probe),
+        index_writer.rows_for(rtype, probe),
+        rid if creating else None,
     )
     try:
         yield
@@ -368,6 +373,9 @@ def _existing_for_update(resource_type: str, resource_id: str) -> tuple[Stored |
 def create(resource: dict, *, resource_id: str | None = None) -> Stored:
     """Create with a server-assigned id (or the given one, for transaction placeholders)."""
     rtype = _check_body(resource)
+    ready = _PREFLIGHT.get(id(resource))
+    if resource_id is None and ready is not None and ready.resource is resource and ready.new_id:
+        resource_id = ready.new_id
     rid = resource_id or new_id()
     with atomic():
         return _write(rtype, rid, resource, None, None, "POST")
