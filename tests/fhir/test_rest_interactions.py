@@ -317,3 +317,42 @@ def test_capability_statement_describes_what_is_supported(fhir):
         "history-system",
         "search-system",
     }
+
+
+def test_the_current_version_is_stored_once_and_history_keeps_every_version(fhir):
+    """The current JSON lives in the resource row only; a later write moves it to its version
+    row, so vread and history still return every version as it was."""
+    from django.db import connection
+
+    def version_texts(pid):
+        with connection.cursor() as cur:
+            cur.execute(
+                "SELECT v.version_id, v.content FROM fhir_resource_version v "
+                "JOIN fhir_resource r ON r.id = v.resource_id "
+                "WHERE r.resource_type = 'Patient' AND r.fhir_id = %s ORDER BY v.version_id",
+                [pid],
+            )
+            return cur.fetchall()
+
+    first = _create(fhir)
+    pid = first.json()["id"]
+    assert version_texts(pid) == [(1, None)]
+    second = fhir.put(f"Patient/{pid}", {**PATIENT, "id": pid, "gender": "other"})
+    assert second.status == 200
+    assert version_texts(pid) == [(1, first.body.decode()), (2, None)]
+    assert fhir.get(f"Patient/{pid}/_history/1").body == first.body
+    assert fhir.get(f"Patient/{pid}/_history/2").body == second.body
+    assert fhir.delete(f"Patient/{pid}").status in (200, 204)
+    assert version_texts(pid)[1] == (2, second.body.decode())
+    assert fhir.get(f"Patient/{pid}/_history/2").body == second.body
+    history = fhir.get(f"Patient/{pid}/_history").json()
+    assert [e.get("resource", {}).get("gender") for e in history["entry"]] == [
+        None,
+        "other",
+        "female",
+    ]
+    again = fhir.put(f"Patient/{pid}", {**PATIENT, "id": pid, "gender": "unknown"})
+    assert again.status == 201 and again.json()["meta"]["versionId"] == "4"
+    assert fhir.get(f"Patient/{pid}/_history/4").body == again.body
+    assert fhir.get(f"Patient/{pid}/_history/3").status == 410
+    assert fhir.get("_history?_count=2").json()["entry"][0]["resource"]["gender"] == "unknown"

@@ -4,7 +4,8 @@ The tables are declared as Django models so that migrations create and evolve th
 and PostgreSQL alike; the repository reads and writes them with plain SQL on the hot path.
 
 - ``fhir_resource``: one row per logical resource (current version, JSON as stored).
-- ``fhir_resource_version``: one row per version, kept for vread and history.
+- ``fhir_resource_version``: one row per version, kept for vread and history. Its ``content``
+  is NULL for the current version, whose JSON is in ``fhir_resource`` (see repository).
 - ``fhir_compartment``: which patient compartments a resource belongs to (computed at write time
   from the official CompartmentDefinition); ``fhir_resource.patient_key`` holds the first one so
   that tables can later be distributed by patient.

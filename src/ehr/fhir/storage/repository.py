@@ -2,6 +2,12 @@
 
 Every write stores the new current row, its version row and its index rows in the caller's
 transaction (``atomic``), so a failure stores nothing. Reads return the stored JSON text as is.
+
+The JSON of the current version is stored once, in ``fhir_resource``; its version row holds
+``NULL`` until a later write supersedes it and moves the text there (``_keep_superseded``). Most
+resources are written once, so this halves what a create writes and what the database holds;
+vread and history take the current row's text for the current version (``_VERSION_CONTENT``).
+Rows written before this rule kept their copy, which is read first.
 """
 
 from __future__ import annotations
@@ -135,12 +141,28 @@ def read_any(resource_type: str, resource_id: str) -> Stored | None:
     return Stored(resource_type, resource_id, row[0], row[1], bool(row[2]), row[3])
 
 
+# A version's JSON: its own copy, or the current row's when it is the current version.
+_VERSION_CONTENT = "COALESCE(v.content, CASE WHEN v.version_id = r.version_id THEN r.content END)"
+
+
+def _keep_superseded(cur, pk: int, existing: Stored) -> None:
+    """Before the current row changes, its version row receives the JSON it will lose."""
+    if existing.content is not None:
+        cur.execute(
+            sql(
+                "UPDATE fhir_resource_version SET content = ? "
+                "WHERE resource_id = ? AND version_id = ? AND content IS NULL"
+            ),
+            (existing.content, pk, existing.version),
+        )
+
+
 def vread(resource_type: str, resource_id: str, version: int) -> Stored:
     cur = raw_cursor()
     cur.execute(
         sql(
-            "SELECT v.version_id, v.updated_us, v.deleted, v.content FROM fhir_resource_version v "
-            "JOIN fhir_resource r ON r.id = v.resource_id "
+            f"SELECT v.version_id, v.updated_us, v.deleted, {_VERSION_CONTENT} "
+            "FROM fhir_resource_version v JOIN fhir_resource r ON r.id = v.resource_id "
             "WHERE r.resource_type = ? AND r.fhir_id = ? AND v.version_id = ?"
         ),
         (resource_type, resource_id, version),
@@ -289,7 +311,7 @@ def _write(
             (pk, resource_type, resource_id, version, now_us, False, patient_key, content)
         )
         batch["versions"].append(
-            (pk, resource_type, resource_id, version, now_us, method, False, content)
+            (pk, resource_type, resource_id, version, now_us, method, False, None)
         )
         batch["compartments"].extend([(pk, "Patient", p) for p in patients])
         if rows is None:
@@ -307,6 +329,8 @@ def _write(
         pk = cur.fetchone()[0]
     else:
         pk = existing_pk
+        if existing is not None:
+            _keep_superseded(cur, pk, existing)
         cur.execute(
             sql(
                 "UPDATE fhir_resource SET version_id = ?, updated_us = ?, deleted = ?, "
@@ -320,7 +344,7 @@ def _write(
             "INSERT INTO fhir_resource_version (resource_id, resource_type, fhir_id, version_id, "
             "updated_us, method, deleted, content) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
         ),
-        (pk, resource_type, resource_id, version, now_us, method, False, content),
+        (pk, resource_type, resource_id, version, now_us, method, False, None),
     )
     if rows is None:
         rows = index_writer.rows_for(resource_type, resource)
@@ -420,6 +444,7 @@ def delete(resource_type: str, resource_id: str) -> Stored | None:
         cur = raw_cursor()
         version = existing.version + 1
         now_us = max(_now_us(), existing.updated_us + 1000)
+        _keep_superseded(cur, pk, existing)
         cur.execute(
             sql(
                 "UPDATE fhir_resource SET version_id = ?, updated_us = ?, deleted = ?, "
@@ -478,7 +503,8 @@ def history(
     cur.execute(
         sql(
             "SELECT v.id, v.resource_type, v.fhir_id, v.version_id, v.updated_us, v.deleted, "
-            f"v.content, v.method FROM fhir_resource_version v{clause} ORDER BY v.id DESC LIMIT ?"
+            f"{_VERSION_CONTENT}, v.method FROM fhir_resource_version v "
+            f"JOIN fhir_resource r ON r.id = v.resource_id{clause} ORDER BY v.id DESC LIMIT ?"
         ),
         (*args, count),
     )
