@@ -33,6 +33,17 @@ def _backfill(path: Path) -> tuple[int, int]:
     return mx_frame, backfilled
 
 
+def _wait_until_copied(path: Path, seconds: float = 10) -> None:
+    """Wait until the log holds pages and every one is in the database file; fail if never."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        log_pages, copied = _backfill(path)
+        if log_pages and copied == log_pages:
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"the log still holds uncopied pages: {_backfill(path)}")
+
+
 def test_one_round_copies_every_committed_page(tmp_path):
     path = tmp_path / "wal.sqlite3"
     writer = _writer(path)
@@ -64,13 +75,7 @@ def test_the_thread_keeps_up_while_a_writer_commits(tmp_path):
                 writer.executemany(
                     "INSERT INTO note (text) VALUES (?)", [(f"{batch}-{i}",) for i in range(200)]
                 )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            log_pages, copied = _backfill(path)
-            if log_pages and copied == log_pages:
-                break
-            time.sleep(0.02)
-        assert log_pages > 0 and copied == log_pages
+        _wait_until_copied(path)
         assert checkpointer.rounds > 0
     finally:
         checkpointer.stop()
@@ -126,12 +131,6 @@ def test_the_server_checkpoints_beside_its_writers(tmp_path):
                 assert answer.status_code == 201
             # Far below the connections' own checkpoint threshold: only the server's
             # checkpointer thread can have copied these pages into the database file.
-            deadline = time.monotonic() + 10
-            while time.monotonic() < deadline:
-                log_pages, copied = _backfill(path)
-                if log_pages and copied == log_pages:
-                    break
-                time.sleep(0.1)
-            assert log_pages > 0 and copied == log_pages
+            _wait_until_copied(path)
             found = http.get(f"{base}/Patient", params={"family:exact": "Okafor2"}).json()
             assert found["total"] == 1

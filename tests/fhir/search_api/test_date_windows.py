@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.fhir.search_api.api_calls import created_id, found_ids
+
 
 def _goal(fhir, *due: str) -> str:
     body = {
@@ -15,9 +17,7 @@ def _goal(fhir, *due: str) -> str:
         "subject": {"reference": "Patient/p1"},
         "target": [{"dueDate": d} for d in due],
     }
-    resp = fhir.post("Goal", body)
-    assert resp.status == 201, resp.body
-    return resp.json()["id"]
+    return created_id(fhir, body)
 
 
 def _encounter(fhir, start: str, end: str) -> str:
@@ -30,16 +30,7 @@ def _encounter(fhir, start: str, end: str) -> str:
         },
         "period": {"start": start, "end": end},
     }
-    resp = fhir.post("Encounter", body)
-    assert resp.status == 201, resp.body
-    return resp.json()["id"]
-
-
-def _ids(fhir, query: str) -> set[str]:
-    resp = fhir.get(query)
-    assert resp.status == 200, resp.body
-    bundle = resp.json()
-    return {e["resource"]["id"] for e in bundle.get("entry", [])}
+    return created_id(fhir, body)
 
 
 def test_values_meeting_the_bounds_separately_are_found(fhir):
@@ -47,7 +38,7 @@ def test_values_meeting_the_bounds_separately_are_found(fhir):
     inside = _goal(fhir, "2022-06-01")
     before = _goal(fhir, "2021-01-01")
     after = _goal(fhir, "2024-01-01", "2024-06-01")
-    found = _ids(fhir, "Goal?target-date=ge2022-01-01&target-date=lt2023-01-01")
+    found = found_ids(fhir, "Goal?target-date=ge2022-01-01&target-date=lt2023-01-01")
     assert found == {apart, inside}
     assert before not in found and after not in found
 
@@ -72,15 +63,15 @@ def test_short_and_long_values_between_two_bounds(fhir, query, expected):
         "hour": _encounter(fhir, "2022-03-10T09:00:00Z", "2022-03-10T10:00:00Z"),
         "late": _encounter(fhir, "2022-03-09T23:00:00Z", "2022-03-09T23:30:00Z"),
     }
-    assert _ids(fhir, query) == {ids[k] for k in expected}
+    assert found_ids(fhir, query) == {ids[k] for k in expected}
 
 
 def test_envelope_rows_stay_out_of_other_searches(fhir):
     gid = _goal(fhir, "2020-01-01", "2025-01-01")
     # the envelope spans 2020..2025 but no value is in 2023
-    assert gid not in _ids(fhir, "Goal?target-date=2023")
-    assert gid in _ids(fhir, "Goal?target-date=2025-01-01")
-    assert _ids(fhir, "Goal?_sort=target-date&target-date=ge2019") == {gid}
+    assert gid not in found_ids(fhir, "Goal?target-date=2023")
+    assert gid in found_ids(fhir, "Goal?target-date=2025-01-01")
+    assert found_ids(fhir, "Goal?_sort=target-date&target-date=ge2019") == {gid}
 
 
 def _total(fhir, query: str) -> int:
@@ -121,7 +112,7 @@ def test_a_window_with_another_filter_still_checks_it(fhir):
     resp["status"] = "planned"
     assert fhir.put(f"Encounter/{ids['planned']}", resp).status == 200
     query = "Encounter?date=ge2022-03-01&date=lt2022-03-08&status=planned"
-    assert _ids(fhir, query) == {ids["planned"]}
+    assert found_ids(fhir, query) == {ids["planned"]}
     assert _total(fhir, query + "&_count=0") == 1
     assert _total(fhir, "Encounter?date=ge2022-03-01&date=lt2022-03-08&_count=1") == 2
     # another type's "date" values in the same week are not counted
