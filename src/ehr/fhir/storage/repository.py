@@ -269,6 +269,12 @@ def preflight(resource: object, resource_type: str | None = None, *, creating: b
         _PREFLIGHT.pop(key, None)
 
 
+def _preflighted(resource: dict) -> _Preflight | None:
+    """What ``preflight`` computed for this very dict (an id() can be reused once it is gone)."""
+    ready = _PREFLIGHT.get(id(resource))
+    return ready if ready is not None and ready.resource is resource else None
+
+
 def _write(
     resource_type: str,
     resource_id: str,
@@ -287,9 +293,7 @@ def _write(
     now_us = _now_us()
     if existing is not None and now_us <= existing.updated_us:
         now_us = existing.updated_us + 1000
-    ready = _PREFLIGHT.get(id(resource))
-    if ready is not None and ready.resource is not resource:
-        ready = None
+    ready = _preflighted(resource)
     content = _prepare(resource, resource_type, resource_id, version, now_us)
     if ready is not None:
         patients, rows = ready.patients, ready.rows
@@ -397,8 +401,8 @@ def _existing_for_update(resource_type: str, resource_id: str) -> tuple[Stored |
 def create(resource: dict, *, resource_id: str | None = None) -> Stored:
     """Create with a server-assigned id (or the given one, for transaction placeholders)."""
     rtype = _check_body(resource)
-    ready = _PREFLIGHT.get(id(resource))
-    if resource_id is None and ready is not None and ready.resource is resource and ready.new_id:
+    ready = _preflighted(resource)
+    if resource_id is None and ready is not None and ready.new_id:
         resource_id = ready.new_id
     rid = resource_id or new_id()
     with atomic():
