@@ -132,6 +132,9 @@ EHR_BASE_URL = os.environ.get("EHR_BASE_URL", "")
 # search fails as too costly; past the second a total the client did not ask for is left out.
 EHR_SEARCH_SECONDS = float(os.environ.get("EHR_SEARCH_SECONDS", "10"))
 EHR_SEARCH_COUNT_SECONDS = float(os.environ.get("EHR_SEARCH_COUNT_SECONDS", "1"))
+# A total the client did not ask for is counted up to this many matches (0: no limit); past it
+# the Bundle has no total, and `_total=accurate` counts them all.
+EHR_SEARCH_DEFAULT_TOTAL = int(os.environ.get("EHR_SEARCH_DEFAULT_TOTAL", "1000"))
 
 LOGGING = {
     "version": 1,

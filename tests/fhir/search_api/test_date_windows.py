@@ -151,3 +151,26 @@ def test_a_token_total_counts_a_resource_once(fhir):
     assert _total(fhir, "Observation?code=2345-7&value-quantity=gt100&_count=1") == 2
     assert _total(fhir, "Observation?category=laboratory&code:not=2093-3&_count=1") == 3
     assert _total(fhir, "Observation?category=laboratory&value-quantity:missing=true&_count=1") == 0
+
+
+def test_a_total_nobody_asked_for_is_counted_up_to_a_limit(fhir, settings):
+    """Past ``EHR_SEARCH_DEFAULT_TOTAL`` matches the Bundle has no total (counting them all
+    would cost in proportion to the data); the limit counts resources, not index rows."""
+    settings.EHR_SEARCH_DEFAULT_TOTAL = 3
+    _goal(fhir, "2022-03-01", "2022-04-01")  # two values and the envelope: three index rows
+    _goal(fhir, "2021-01-01", "2024-01-01")
+    _goal(fhir, "2022-05-15")
+    window = "Goal?target-date=ge2022-01-01&target-date=lt2023-01-01&_count=1"
+    assert _total(fhir, window) == 3
+    assert _total(fhir, "Goal?_count=1") == 3  # counted from the resources, not an index
+    _goal(fhir, "2022-06-15")
+    for query in (window, "Goal?_count=1"):
+        bundle = fhir.get(query).json()
+        assert "total" not in bundle and len(bundle["entry"]) == 1
+        assert any(link["relation"] == "next" for link in bundle["link"])
+        assert _total(fhir, query + "&_total=accurate") == 4
+        assert _total(fhir, query.replace("_count=1", "_count=0")) == 4
+    # a first page that holds every match gives its size, whatever the limit
+    assert _total(fhir, window.replace("_count=1", "_count=10")) == 4
+    settings.EHR_SEARCH_DEFAULT_TOTAL = 0  # no limit
+    assert _total(fhir, window) == 4

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.db import connection
 
 from ehr.fhir import access, definitions
@@ -55,8 +56,8 @@ class SearchRequest:
     sort: list[tuple[str, bool]] = field(default_factory=list)
     includes: list[Include] = field(default_factory=list)
     revincludes: list[Include] = field(default_factory=list)
-    # "accurate" unless the client says otherwise; "default" is accurate too, but a first page
-    # that holds every match gives its total without counting.
+    # "default" unless the client says: a first page that holds every match gives its total
+    # without counting; otherwise the matches are counted up to a limit (``_default_total``).
     total: str = "default"
     unsupported: list[str] = field(default_factory=list)
     extra: list[Cond] = field(default_factory=list)  # e.g. a compartment
@@ -388,20 +389,38 @@ def _stored(row) -> Stored:
     return Stored(row[1], row[2], row[3], row[4], False, row[5])
 
 
-def _count(cur, plan: Where) -> int:
+def _count(cur, plan: Where, limit: int | None = None) -> int:
+    """The number of matches; with ``limit``, counting stops there (the work is bounded too)."""
     if plan.keys is not None:  # on the leading keys, from the index: no resource row is read
         keys, checks = plan.keys, and_(plan.checks)
-        cur.execute(
-            sql(
-                f"SELECT COUNT(*) FROM (SELECT DISTINCT k.resource_id AS id FROM ({keys.sql}) k)"
-                f" r WHERE {checks.sql}"
-            ),
-            [*keys.args, *checks.args],
+        matches = (
+            f"FROM (SELECT DISTINCT k.resource_id AS id FROM ({keys.sql}) k) r WHERE {checks.sql}"
         )
+        args = [*keys.args, *checks.args]
     else:
-        where = plan.cond
-        cur.execute(sql(f"SELECT COUNT(*) FROM fhir_resource r WHERE {where.sql}"), where.args)
+        matches, args = f"FROM fhir_resource r WHERE {plan.cond.sql}", list(plan.cond.args)
+    if limit is None:
+        cur.execute(sql(f"SELECT COUNT(*) {matches}"), args)
+    else:
+        cur.execute(sql(f"SELECT COUNT(*) FROM (SELECT 1 {matches} LIMIT ?) x"), [*args, limit])
     return cur.fetchone()[0]
+
+
+def _default_total(cur, plan: Where) -> int | None:
+    """The total nobody asked for: counted up to ``EHR_SEARCH_DEFAULT_TOTAL`` matches, else None.
+
+    Counting is work in proportion to the matches, so a default total would make a day's
+    Observations slower as the practice's data grows. Bounded, it costs at most a fixed amount;
+    past the bound (or the count's time limit) the Bundle has no ``total``, and
+    ``_total=accurate`` asks for the exact figure.
+    """
+    limit = settings.EHR_SEARCH_DEFAULT_TOTAL
+    try:
+        with budget.limit(budget.count_seconds(), "Counting the matches"):
+            counted = _count(cur, plan, limit + 1 if limit > 0 else None)
+    except budget.TooCostly:
+        return None
+    return counted if limit <= 0 or counted <= limit else None
 
 
 def run(req: SearchRequest) -> SearchPage:
@@ -420,14 +439,7 @@ def run(req: SearchRequest) -> SearchPage:
             req.cursor is None and req.before is None and not has_more
             and (rows or not req.offset)
         )  # fmt: skip
-        if whole:
-            total = req.offset + len(rows)
-        else:  # not asked for: given up, rather than the page, when it takes too long
-            try:
-                with budget.limit(budget.count_seconds(), "Counting the matches"):
-                    total = _count(cur, plan)
-            except budget.TooCostly:
-                total = None
+        total = req.offset + len(rows) if whole else _default_total(cur, plan)
     return SearchPage(page, keys, _visible(included), total, has_more)
 
 
