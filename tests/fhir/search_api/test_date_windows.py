@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from ehr.fhir.search import engine
 from tests.fhir.search_api.api_calls import created_id, found_ids
 
 
@@ -153,7 +154,7 @@ def test_a_token_total_counts_a_resource_once(fhir):
     assert _total(fhir, "Observation?category=laboratory&value-quantity:missing=true&_count=1") == 0
 
 
-def test_a_total_nobody_asked_for_is_counted_up_to_a_limit(fhir, settings):
+def test_a_total_nobody_asked_for_is_counted_up_to_a_limit(fhir, settings, monkeypatch):
     """Past ``EHR_SEARCH_DEFAULT_TOTAL`` matches the Bundle has no total (counting them all
     would cost in proportion to the data); the limit counts resources, not index rows."""
     settings.EHR_SEARCH_DEFAULT_TOTAL = 3
@@ -174,3 +175,8 @@ def test_a_total_nobody_asked_for_is_counted_up_to_a_limit(fhir, settings):
     assert _total(fhir, window.replace("_count=1", "_count=10")) == 4
     settings.EHR_SEARCH_DEFAULT_TOTAL = 0  # no limit
     assert _total(fhir, window) == 4
+    # `_total=estimate` stops at its own limit, also counting resources rather than rows
+    monkeypatch.setattr(engine, "ESTIMATE_CAP", 2)
+    assert _total(fhir, window + "&_total=estimate") == 2
+    monkeypatch.setattr(engine, "ESTIMATE_CAP", 10)
+    assert _total(fhir, window + "&_total=estimate") == 4

@@ -450,13 +450,7 @@ def _page(req: SearchRequest, plan: Where, cur) -> tuple[int | None, list, bool]
     if req.total == "accurate" or (req.total == "default" and req.count == 0):
         total = _count(cur, plan)
     elif req.total == "estimate":
-        cur.execute(
-            sql(
-                f"SELECT COUNT(*) FROM (SELECT 1 FROM fhir_resource r WHERE {where.sql} LIMIT ?) x"
-            ),
-            [*where.args, ESTIMATE_CAP],
-        )
-        total = cur.fetchone()[0]
+        total = _count(cur, plan, ESTIMATE_CAP)
     if req.count == 0:
         return total, [], False
     if req.sort or req.offset:
