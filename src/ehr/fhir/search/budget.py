@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -68,8 +69,7 @@ def limit(seconds: float, what: str = "This search") -> Iterator[None]:
     from psycopg import errors as pg_errors
 
     cur = raw_cursor()
-    cur.execute("SHOW statement_timeout")
-    before = cur.fetchone()[0]
+    before = _session_timeout(cur)
     ms = max(1, int(seconds * 1000))
     if not connection.in_atomic_block:
         cur.execute(f"SET statement_timeout = {ms}")
@@ -94,6 +94,20 @@ def limit(seconds: float, what: str = "This search") -> Iterator[None]:
         raise
     cur.execute("RELEASE SAVEPOINT ehr_search_budget")
     cur.execute("SET LOCAL statement_timeout = %s", [before])
+
+
+# The session's own statement_timeout, read once per connection: limits do not nest, and
+# nothing else in the server changes it, so each search saves a round trip.
+_SESSION_TIMEOUT: weakref.WeakKeyDictionary[object, str] = weakref.WeakKeyDictionary()
+
+
+def _session_timeout(cur) -> str:
+    raw = connection.connection
+    known = _SESSION_TIMEOUT.get(raw)
+    if known is None:
+        cur.execute("SHOW statement_timeout")
+        known = _SESSION_TIMEOUT[raw] = cur.fetchone()[0]
+    return known
 
 
 def _too_costly(what: str, seconds: float) -> TooCostly:
