@@ -1,8 +1,11 @@
 """Loading FHIR data from files: transaction/batch Bundles, single resources and NDJSON.
 
-Each transaction Bundle commits on its own, all or nothing, so an interrupted import leaves only
-whole transactions behind. NDJSON lines are written with their own ids (update-as-create) in
-chunks, one database transaction per chunk.
+Each transaction Bundle is stored all or nothing, so an interrupted import leaves only whole
+transactions behind; consecutive Bundles share a commit (``_write_files``). NDJSON lines are
+written with their own ids (update-as-create) in chunks, one database transaction per chunk.
+
+Worker processes parse, validate and index the next files while this process writes; a Bundle
+of plain creates crosses to the writer as staged creates (``repository.stage_create``).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from tqdm import tqdm
 from ehr.fhir import jsonio
 from ehr.fhir.api.bundles import (
     Entry,
+    EntryError,
     NeedsDatabase,
     prepare_transaction,
     run_batch,
@@ -29,9 +33,13 @@ from ehr.fhir.api.bundles import (
 )
 from ehr.fhir.api.http import FhirRequest
 from ehr.fhir.errors import FhirError
-from ehr.fhir.storage.db import refresh_statistics
+from ehr.fhir.storage import index_writer
+from ehr.fhir.storage import repository as repo
+from ehr.fhir.storage.db import atomic, raw_cursor, refresh_statistics
 
 NDJSON_CHUNK = 500
+# Files are committed together until they hold this many resources (see ``_write_files``).
+GROUP_RESOURCES = 2_000
 
 
 class ImportFailure(Exception):
@@ -147,11 +155,28 @@ def _chunk_entries(resources: list) -> list[Entry]:
     return entries
 
 
-def _prepare(entries: list[Entry]) -> tuple[list[Entry], bool]:
+def _prepare(entries: list[Entry]) -> tuple[list, bool]:
+    """Entries prepared for the writer, and whether that was possible without the database.
+
+    A transaction of plain creates (most exports, Synthea) becomes a list of staged creates.
+    """
     try:
-        return prepare_transaction(entries), True
+        entries = prepare_transaction(entries)
     except NeedsDatabase:
         return entries, False
+    if not all(
+        e.method == "POST" and "_index" in e.request and type(e.resource) is dict for e in entries
+    ):
+        return entries, True
+    staged = []
+    for e in entries:
+        try:
+            staged.append(
+                repo.stage_create(e.resource, e.request["_assigned"][0], e.request["_index"])
+            )
+        except FhirError as err:
+            raise EntryError(e.index, err) from None
+    return staged, True
 
 
 def read_and_prepare(path: Path) -> list[tuple[str, int, object, bool]]:
@@ -192,10 +217,75 @@ def read_and_prepare(path: Path) -> list[tuple[str, int, object, bool]]:
 
 
 def _write_unit(where: str, payload: object, prepared: bool) -> int:
+    if isinstance(payload, list) and payload and isinstance(payload[0], repo.StagedCreate):
+        with atomic(), index_writer.batched(raw_cursor):
+            for staged in payload:
+                repo.store_staged(staged)
+        return len(payload)
     if isinstance(payload, list):  # entries of a transaction (a Bundle or an NDJSON chunk)
         run_transaction(payload, _request(), prepared=prepared, respond=False)
         return len(payload)
     return load_bundle(payload)
+
+
+def _write_file(units: list, bar: tqdm) -> tuple[int, bool]:
+    """Write one file's units, each in its own transaction; stop at the first failure."""
+    written = 0
+    for where, _count, payload, prepared in units:
+        if isinstance(payload, ImportFailure):
+            tqdm.write(f"error: {payload}", file=sys.stderr)
+            return written, True
+        try:
+            n = _write_unit(where, payload, prepared)
+        except FhirError as err:
+            message = err.message
+            if " (lines from " in where:
+                first = int(where.rsplit(" ", 1)[-1].rstrip(")"))
+                message = _entry_line(err, first)
+            tqdm.write(f"error: {where}: {message}", file=sys.stderr)
+            return written, True
+        bar.update(n)
+        written += n
+    return written, False
+
+
+def _groupable(units: list) -> bool:
+    """Units that can share a commit with other files' and be written again if it fails.
+
+    Only prepared transactions qualify: an unprepared one rewrites its references in place as
+    it is written, so it could not be written a second time.
+    """
+    return all(isinstance(payload, list) and prepared for _w, _n, payload, prepared in units)
+
+
+def _write_files(files: list[tuple[Path, list]], bar: tqdm) -> tuple[int, int]:
+    """Write several files with one commit; returns (resources written, files failed).
+
+    On SQLite a commit writes every page its transaction touched to the log, and consecutive
+    Bundles touch many of the same index pages, so one commit for a few thousand resources
+    writes far less than one per Bundle. Each Bundle is still all or nothing: if any of them
+    fails, the whole group is rolled back and its files are written again one transaction at
+    a time, which stores the others and reports the failure as it would have been alone.
+    """
+    if len(files) > 1 and all(_groupable(units) for _path, units in files):
+        try:
+            with atomic():
+                n = sum(
+                    _write_unit(where, payload, prepared)
+                    for _path, units in files
+                    for where, _count, payload, prepared in units
+                )
+        except FhirError:
+            pass
+        else:
+            bar.update(n)
+            return n, 0
+    written = failures = 0
+    for _path, units in files:
+        n, failed = _write_file(units, bar)
+        written += n
+        failures += failed
+    return written, failures
 
 
 def _die_with_parent() -> None:
@@ -239,7 +329,8 @@ def import_paths(paths: list[Path], *, progress: bool = True, workers: int | Non
     """Import every file; report each failure by file and entry. Exit status 0 or 1.
 
     Parsing, validation and index extraction run in worker processes (one per core) while this
-    process writes the previous file, one database transaction per Bundle or NDJSON chunk.
+    process writes the previous files. Each Bundle or NDJSON chunk is all or nothing; files
+    share a commit until they hold ``GROUP_RESOURCES`` resources.
     """
     failures = 0
     written = 0
@@ -253,26 +344,18 @@ def import_paths(paths: list[Path], *, progress: bool = True, workers: int | Non
     started = time.perf_counter()
     with _bar("import", progress) as bar:
         # The workers are forked before this process opens the database.
-        for _path, units in _prepared_in_order(files, workers):
-            failed = False
-            for where, _count, payload, prepared in units:
-                if isinstance(payload, ImportFailure):
-                    tqdm.write(f"error: {payload}", file=sys.stderr)
-                    failed = True
-                    break
-                try:
-                    n = _write_unit(where, payload, prepared)
-                except FhirError as err:
-                    message = err.message
-                    if " (lines from " in where:
-                        first = int(where.rsplit(" ", 1)[-1].rstrip(")"))
-                        message = _entry_line(err, first)
-                    tqdm.write(f"error: {where}: {message}", file=sys.stderr)
-                    failed = True
-                    break
-                bar.update(n)
-                written += n
-            failures += failed
+        group: list[tuple[Path, list]] = []
+        grouped = 0
+        for path, units in _prepared_in_order(files, workers):
+            group.append((path, units))
+            grouped += sum(count for _where, count, _payload, _prepared in units)
+            if grouped >= GROUP_RESOURCES:
+                n, failed = _write_files(group, bar)
+                written, failures = written + n, failures + failed
+                group, grouped = [], 0
+        if group:
+            n, failed = _write_files(group, bar)
+            written, failures = written + n, failures + failed
     elapsed = time.perf_counter() - started
     rate = written / elapsed if elapsed > 0 else 0
     if written:

@@ -20,6 +20,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
+from typing import NamedTuple
 
 from ehr.fhir import access, definitions, jsonio
 from ehr.fhir.errors import FhirError, Gone, NotFound, PreconditionFailed
@@ -181,13 +182,20 @@ def vread(resource_type: str, resource_id: str, version: int) -> Stored:
 def _prepare(
     resource: dict, resource_type: str, resource_id: str, version: int, now_us: int
 ) -> str:
+    return _stamped(resource, resource_type, resource_id, version, format_instant(now_us)).decode()
+
+
+def _stamped(
+    resource: dict, resource_type: str, resource_id: str, version: int, last_updated: str
+) -> bytes:
+    """The stored JSON of a version: ``resourceType``, ``id`` and ``meta`` first."""
     resource["resourceType"] = resource_type
     resource["id"] = resource_id
     meta = resource.get("meta")
     if not isinstance(meta, dict):
         meta = {}
     meta["versionId"] = str(version)
-    meta["lastUpdated"] = format_instant(now_us)
+    meta["lastUpdated"] = last_updated
     # Keep ``resourceType`` and ``id`` first and ``meta`` next, as the specification prints them.
     ordered = {"resourceType": resource_type, "id": resource_id, "meta": meta}
     for key, value in resource.items():
@@ -195,7 +203,7 @@ def _prepare(
             ordered[key] = value
     resource.clear()
     resource.update(ordered)
-    return jsonio.dumps(resource).decode()
+    return jsonio.dumps(resource)
 
 
 def _check_body(resource: object, resource_type: str | None = None) -> str:
@@ -310,17 +318,11 @@ def _write(
     batch = index_writer.BATCH.get()
     if existing_pk is None and batch is not None:
         # A Bundle of creates: every row is inserted together when the batch flushes.
-        pk = index_writer.allocate_key(cur, batch)
-        batch["resources"].append(
-            (pk, resource_type, resource_id, version, now_us, False, patient_key, content)
-        )
-        batch["versions"].append(
-            (pk, resource_type, resource_id, version, now_us, method, False, None)
-        )
-        batch["compartments"].extend([(pk, "Patient", p) for p in patients])
         if rows is None:
             rows = index_writer.rows_for(resource_type, resource)
-        index_writer.write(cur, pk, resource_type, rows)
+        _add_to_batch(
+            cur, batch, resource_type, resource_id, now_us, method, content, patients, rows
+        )
         return Stored(resource_type, resource_id, version, now_us, False, content, patient_key)
     if existing_pk is None:
         cur.execute(
@@ -362,6 +364,78 @@ def _write(
             [(pk, "Patient", p) for p in patients],
         )
     return Stored(resource_type, resource_id, version, now_us, False, content, patient_key)
+
+
+def _add_to_batch(
+    cur,
+    batch: dict,
+    resource_type: str,
+    resource_id: str,
+    now_us: int,
+    method: str,
+    content: str,
+    patients: list[str] | tuple[str, ...],
+    rows: index_writer.IndexRows,
+) -> None:
+    """Queue the rows of a new resource (its version 1) in the open batch (``index_writer``)."""
+    pk = index_writer.allocate_key(cur, batch)
+    patient_key = patients[0] if patients else None
+    batch["resources"].append(
+        (pk, resource_type, resource_id, 1, now_us, False, patient_key, content)
+    )
+    batch["versions"].append((pk, resource_type, resource_id, 1, now_us, method, False, None))
+    batch["compartments"].extend([(pk, "Patient", p) for p in patients])
+    index_writer.write(cur, pk, resource_type, rows)
+
+
+# ------------------------------------------------------------------ staged creates (bulk import)
+
+_STAMP = "0000-00-00T00:00:00.000Z"  # as wide as every ``format_instant`` of years 1000-9999
+_STAMP_FIELD = b'"lastUpdated":"' + _STAMP.encode() + b'"'
+
+
+class StagedCreate(NamedTuple):
+    """A new resource made ready to store, everything but its time, away from the database.
+
+    An importer's worker processes stage creates (``stage_create``) while its writer stores
+    the previous ones (``store_staged``). What crosses between the processes is the JSON text
+    and the index rows, not the resource's dict: unpickling a dict tree in the writer cost
+    more than storing it.
+    """
+
+    resource_type: str
+    resource_id: str
+    template: bytes  # the stored JSON, with a placeholder where ``meta.lastUpdated`` goes
+    stamp_at: int  # offset of the placeholder in ``template``
+    patients: tuple[str, ...]
+    rows: index_writer.IndexRows
+
+
+def stage_create(resource: dict, resource_id: str, rows: index_writer.IndexRows) -> StagedCreate:
+    """Stage a validated resource for creation with this id (the dict is changed in place)."""
+    rtype = _check_body(resource)
+    check_id(resource_id)
+    template = _stamped(resource, rtype, resource_id, 1, _STAMP)
+    # ``meta`` follows ``resourceType`` and ``id``, so the first such field is its own.
+    at = template.index(_STAMP_FIELD) + len(b'"lastUpdated":"')
+    patients = tuple(patient_compartments(rtype, resource))
+    return StagedCreate(rtype, resource_id, template, at, patients, rows)
+
+
+def store_staged(staged: StagedCreate) -> None:
+    """Store a staged create: inside ``atomic()`` and ``index_writer.batched``, with no
+    caller identity (the command-line import), since no access rule is checked here."""
+    batch = index_writer.BATCH.get()
+    if batch is None or access.current() is not None:
+        raise RuntimeError("store_staged needs an open index batch and no caller identity")
+    now_us = _now_us()
+    at, template = staged.stamp_at, staged.template
+    stamp = format_instant(now_us).encode()
+    content = (template[:at] + stamp + template[at + len(_STAMP) :]).decode()
+    _add_to_batch(
+        raw_cursor(), batch, staged.resource_type, staged.resource_id, now_us, "POST", content,
+        staged.patients, staged.rows,
+    )  # fmt: skip
 
 
 _PREVALIDATED: ContextVar[bool] = ContextVar("prevalidated", default=False)
