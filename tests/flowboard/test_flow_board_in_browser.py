@@ -50,7 +50,10 @@ def test_flow_board_every_stage_waitlist_and_outbox(tmp_path):
             p0 = patients[0]["resource"]
             family = p0["name"][0]["family"]
             tz = ZoneInfo("America/New_York")
-            start = datetime.now(tz).replace(second=0, microsecond=0) + timedelta(minutes=30)
+            now = datetime.now(tz).replace(second=0, microsecond=0)
+            start = now + timedelta(minutes=30)
+            if start.date() != (start + timedelta(minutes=60)).date() or start.date() != now.date():
+                start = now - timedelta(minutes=90)  # near midnight: keep both visits today
             for i, p in enumerate(patients):
                 s = start + timedelta(minutes=30 * i)
                 api(base, token, "POST", "/Appointment", {

@@ -52,8 +52,10 @@ def handle(req: FhirRequest) -> FhirResponse:
             if body is None:
                 resp = write_unit(lambda: _dispatch_write(req, None, noted))
             else:
+                # A create or update of one resource writes nothing but the database (and its
+                # audit entries, in the same transaction): it may run again after a rollback.
                 with repo.preflight(body, req.parts[0], creating=req.method == "POST"):
-                    resp = write_unit(lambda: _dispatch_write(req, body, noted))
+                    resp = write_unit(lambda: _dispatch_write(req, body, noted), replayable=True)
         else:
             resp = dispatch(req)
     except FhirError as err:
