@@ -295,6 +295,43 @@ def _visible(found: list[Stored]) -> list[Stored]:
     return [s for s in found if (s.resource_type, s.id) in keep]
 
 
+# Bounds of the successive rounds of ``_lead_with_fewest``: each round reads at most this many
+# keys of each candidate (and fewer once one candidate has come in under it).
+PROBE_ROUNDS = (1_000, 10_000, 100_000)
+PROBE_CANDIDATES = 4
+
+
+def _lead_with_fewest(conds: list[Cond]) -> None:
+    """Put first the condition with the fewest keys, when the static order cannot tell.
+
+    The rank of a condition says what usually narrows most: one patient's references, a short
+    date window, a resource id. When none of those leads, the candidates (codes, strings,
+    chains, longer windows, reverse chains) differ by orders of magnitude with the data: a
+    heart-rate code matches a tenth of all Observations, a rare code a handful, a chain from a
+    family name the few hundred Observations of a few patients. So their key lists are counted
+    in rounds with a bound that grows tenfold (a bounded prefix of an index, in key order),
+    and the first round in which one comes in under the bound picks the smallest. The probes
+    cost at most a few times the keys the chosen lead is read for anyway; if every candidate
+    passes the last bound, the static order stays.
+    """
+    if len(conds) < 2 or conds[0].rank <= 0:
+        return
+    candidates = [c for c in conds if c.probe is not None][:PROBE_CANDIDATES]
+    if len(candidates) < 2:
+        return
+    cur = raw_cursor()
+    for bound in PROBE_ROUNDS:
+        best, fewest = None, bound
+        for cond in candidates:
+            cur.execute(sql(f"SELECT COUNT(*) FROM ({cond.probe} LIMIT ?) p"), [*cond.args, fewest])
+            found = cur.fetchone()[0]
+            if found < fewest:
+                best, fewest = cond, found
+        if best is not None:
+            conds.insert(0, conds.pop(next(i for i, c in enumerate(conds) if c is best)))
+            return
+
+
 def _per_row(conds: list[Cond]) -> list[Cond]:
     """Conditions that do not lead, in their per-row form (or left out if they only narrow)."""
     return [
@@ -310,6 +347,9 @@ class Where:
     cond: Cond
     keys: Cond | None = None
     checks: list[Cond] = field(default_factory=list)
+    # Every condition in its per-row form, for a page read in the order of a date index
+    # (``_sorted_by_walk``); set when the search sorts by a date and the matches are many.
+    walk: Cond | None = None
 
 
 def _where(req: SearchRequest) -> Where:
@@ -326,6 +366,8 @@ def _where(req: SearchRequest) -> Where:
     conds.sort(key=lambda c: c.rank)
     # A condition from the request's context (a patient compartment) may lead instead.
     led = any(c.rank < conds[0].rank for c in req.extra) if conds else True
+    if not led:
+        _lead_with_fewest(conds)
     lead = None if led else conds[0]
     rest = conds if lead is None else [
         c for c in conds[1:] if not any(c.origin is f for f in lead.covers)
@@ -339,12 +381,40 @@ def _where(req: SearchRequest) -> Where:
         else Cond(f"{column} IN (" + ",".join("?" * len(req.rtypes)) + ")", list(req.rtypes))
     )
     limits = _restrictions(req.rtypes, "s")
-    where = and_([*req.extra, *shaped, *limits, type_cond, Cond("r.deleted = ?", [False])])
+    live = Cond("r.deleted = ?", [False])
+    where = and_([*req.extra, *shaped, *limits, type_cond, live])
+    walk = None
+    if _walks(req, lead, bool(conds)):
+        plain_type = Cond("r.resource_type = ?", [req.rtypes[0]])
+        walk = and_([*_per_row(conds), *limits, plain_type, live])
     if lead is None or lead.keys is None or req.extra or limits:
-        return Where(where)
+        return Where(where, walk=walk)
     if not all(c.index_only for c in rest if not c.only_leads):
-        return Where(where)
-    return Where(where, Cond(lead.keys, lead.args), _per_row(rest))
+        return Where(where, walk=walk)
+    return Where(where, Cond(lead.keys, lead.args), _per_row(rest), walk)
+
+
+# A search sorted by a date whose leading condition has at least this many keys reads its page
+# in the date index's order (``_sorted_by_walk``) instead of sorting every match.
+WALK_FROM = 20_000
+
+
+def _walks(req: SearchRequest, lead: Cond | None, filtered: bool) -> bool:
+    """Whether a page sorted by a date is read by walking the date index: when the matches
+    are many (everything of the type, or a lead of at least ``WALK_FROM`` keys), the first
+    page's worth of them comes early in date order, while sorting them would read them all."""
+    if not req.sort or req.extra or len(req.rtypes) != 1 or req.sort[0][0].startswith("_"):
+        return False
+    kind = definitions.search_params(req.rtypes[0]).get(req.sort[0][0], {}).get("type")
+    if kind != "date":
+        return False
+    if not filtered:
+        return True
+    if lead is None or lead.probe is None:
+        return False
+    cur = raw_cursor()
+    cur.execute(sql(f"SELECT COUNT(*) FROM ({lead.probe} LIMIT ?) p"), [*lead.args, WALK_FROM])
+    return cur.fetchone()[0] >= WALK_FROM
 
 
 _SORT_SQL = {
@@ -358,9 +428,12 @@ _SORT_SQL = {
 }
 
 
-def _order(req: SearchRequest) -> tuple[str, list]:
+def _order(req: SearchRequest, skip: int = 0) -> tuple[str, list]:
+    """The ORDER BY of a sorted search (after its first ``skip`` keys): a resource sorts by
+    its lowest value ascending and its highest descending, those without one last, and
+    ties by the row key."""
     parts, args = [], []
-    for key, desc in req.sort:
+    for key, desc in req.sort[skip:]:
         direction = "DESC" if desc else "ASC"
         if key == "_id":
             parts.append(f"r.fhir_id {direction}")
@@ -380,6 +453,33 @@ def _order(req: SearchRequest) -> tuple[str, list]:
         args.extend(hashes * 2)
     parts.append("r.id ASC")
     return ", ".join(parts), args
+
+
+def _sorted_by_walk(req: SearchRequest, walk: Cond, cur) -> list | None:
+    """The page of a search sorted first by a date, read in the date index's order.
+
+    Each resource is met at its own sort value (its latest end descending, its earliest
+    start ascending: one row per resource, the first by that order), every condition is
+    checked on it, and the walk stops once the page and one more are found. The order is
+    the sorted query's: resources without the date come after all others, so a page filled
+    from the walk is exactly that query's page. If the walk runs out first (few matches,
+    or some without the date), this returns None and the page is sorted the usual way.
+    """
+    key, desc = req.sort[0]
+    col, direction = ("high_us", "DESC") if desc else ("low_us", "ASC")
+    rest, rest_args = _order(req, skip=1)
+    cur.execute(
+        sql(
+            f"SELECT {_COLUMNS} FROM fhir_date d CROSS JOIN fhir_resource r "
+            f"WHERE d.hash_param = ? AND r.id = d.resource_id AND d.seq = (SELECT x.seq "
+            "FROM fhir_date x WHERE x.resource_id = d.resource_id AND x.hash_param = "
+            f"d.hash_param ORDER BY x.{col} {direction}, x.seq LIMIT 1) AND {walk.sql} "
+            f"ORDER BY d.{col} {direction}, {rest} LIMIT ? OFFSET ?"
+        ),
+        [hash64(req.rtypes[0], key), *walk.args, *rest_args, req.count + 1, req.offset],
+    )
+    rows = cur.fetchall()
+    return rows if len(rows) > req.count else None
 
 
 _COLUMNS = "r.id, r.resource_type, r.fhir_id, r.version_id, r.updated_us, r.content"
@@ -425,9 +525,9 @@ def _default_total(cur, plan: Where) -> int | None:
 
 def run(req: SearchRequest) -> SearchPage:
     """One page of results, under the search time limit (``budget``)."""
-    plan = _where(req)
     cur = raw_cursor()
     with budget.limit(budget.search_seconds()):
+        plan = _where(req)
         total, rows, has_more = _page(req, plan, cur)
         page = [_stored(r) for r in rows]
         keys = [r[0] for r in rows]
@@ -454,6 +554,9 @@ def _page(req: SearchRequest, plan: Where, cur) -> tuple[int | None, list, bool]
     if req.count == 0:
         return total, [], False
     if req.sort or req.offset:
+        walked = _sorted_by_walk(req, plan.walk, cur) if plan.walk is not None else None
+        if walked is not None:
+            return total, walked[: req.count], True
         order, oargs = _order(req)
         cur.execute(
             sql(

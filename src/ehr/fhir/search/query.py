@@ -54,6 +54,9 @@ class Cond:
     covers: tuple = ()
     origin: Filter | None = None  # the filter it was compiled from
     index_only: bool = False  # its SQL reads index tables and the row's ``id`` alone
+    # A subquery of ``resource_id`` (with ``args``) holding at least the matching keys, cheap
+    # to read in order: counting a bounded prefix of it tells how many rows it would lead with.
+    probe: str | None = None
 
 
 @dataclass
@@ -98,6 +101,7 @@ def _in_index(alias: str, table: str, where: str, args: list, negate: bool = Fal
         rank=9 if negate else _RANK.get(table, 3),
         keys=None if negate else keys,
         index_only=True,
+        probe=None if negate else keys,
     )
 
 
@@ -179,9 +183,18 @@ class Compiler:
 
     def _ids(self, f: Filter) -> Cond:
         ids = [v for value in f.values for v in sv.split_or(value)]
-        neg = f.modifier == "not"
-        op = "NOT IN" if neg else "IN"
-        return Cond(f"{self.alias}.fhir_id {op} (" + ",".join("?" * len(ids)) + ")", ids)
+        marks = ",".join("?" * len(ids))
+        if f.modifier == "not":
+            return Cond(f"{self.alias}.fhir_id NOT IN ({marks})", ids, rank=9)
+        # The rows of these ids, found through the (type, id) key: a handful of rows that
+        # lead before any other condition.
+        types = ",".join("?" * len(self.rtypes))
+        return Cond(
+            f"{self.alias}.id IN (SELECT i.id FROM fhir_resource i WHERE i.resource_type IN "
+            f"({types}) AND i.fhir_id IN ({marks}))",
+            [*self.rtypes, *ids],
+            rank=-3,
+        )
 
     def _last_updated(self, f: Filter) -> Cond:
         conds = []
@@ -250,23 +263,23 @@ class Compiler:
         if cond.keys is not None:
             # The other resources' keys come from the index alone (live ones of that type),
             # so their rows are not read: only the references, and the targets' keys.
-            return Cond(
-                f"{self.alias}.id IN (SELECT {target}.id FROM fhir_resource {target} WHERE "
+            keys = (
+                f"SELECT {target}.id FROM fhir_resource {target} WHERE "
                 f"({target}.resource_type, {target}.fhir_id) IN (SELECT ref.target_type, "
                 f"ref.target_id FROM fhir_reference ref WHERE ref.hash_param = ? AND "
-                f"ref.target_type IN ({types}) AND ref.resource_id IN ({cond.keys})))",
-                [_h(other, ref_param), *self.rtypes, *cond.args],
-                rank=2,
+                f"ref.target_type IN ({types}) AND ref.resource_id IN ({cond.keys}))"
             )
-        return Cond(
-            f"{self.alias}.id IN (SELECT {target}.id FROM fhir_reference ref JOIN "
-            f"fhir_resource {inner_alias} ON {inner_alias}.id = ref.resource_id JOIN "
-            f"fhir_resource {target} ON {target}.resource_type = ref.target_type AND "
-            f"{target}.fhir_id = ref.target_id WHERE ref.hash_param = ? AND "
-            f"ref.target_type IN ({types}) AND {inner_alias}.deleted = ? AND {cond.sql})",
-            [_h(other, ref_param), *self.rtypes, False, *cond.args],
-            rank=2,
-        )
+            args = [_h(other, ref_param), *self.rtypes, *cond.args]
+        else:
+            keys = (
+                f"SELECT {target}.id FROM fhir_reference ref JOIN "
+                f"fhir_resource {inner_alias} ON {inner_alias}.id = ref.resource_id JOIN "
+                f"fhir_resource {target} ON {target}.resource_type = ref.target_type AND "
+                f"{target}.fhir_id = ref.target_id WHERE ref.hash_param = ? AND "
+                f"ref.target_type IN ({types}) AND {inner_alias}.deleted = ? AND {cond.sql}"
+            )
+            args = [_h(other, ref_param), *self.rtypes, False, *cond.args]
+        return Cond(f"{self.alias}.id IN ({keys})", args, rank=2, probe=keys)
 
     def _chain(self, f: Filter) -> Cond:
         head, rest = f.name.split(".", 1)
@@ -303,12 +316,21 @@ class Compiler:
         cond = inner.filter(Filter(name, mod or None, f.values))
         hp, hargs = self._hp(ref_name)
         type_list = ",".join("?" * len(usable))
-        return Cond(
-            f"{self.alias}.id IN (SELECT ref.resource_id FROM fhir_reference ref JOIN "
-            f"fhir_resource {inner_alias} ON {inner_alias}.resource_type = ref.target_type AND "
+        joined = (
+            f"FROM fhir_reference ref JOIN fhir_resource {inner_alias} ON "
+            f"{inner_alias}.resource_type = ref.target_type AND "
             f"{inner_alias}.fhir_id = ref.target_id WHERE ref.{hp} AND "
-            f"ref.target_type IN ({type_list}) AND {inner_alias}.deleted = ? AND {cond.sql})",
+            f"ref.target_type IN ({type_list}) AND {inner_alias}.deleted = ? AND {cond.sql}"
+        )
+        keys = f"SELECT ref.resource_id {joined}"
+        return Cond(
+            f"{self.alias}.id IN ({keys})",
             [*hargs, *usable, False, *cond.args],
+            # When another condition leads, each of its rows follows its own references
+            # (the reference table's key starts with the resource) instead of listing every
+            # resource that refers to a match.
+            per_row=f"EXISTS (SELECT 1 {joined} AND ref.resource_id = {self.alias}.id)",
+            probe=keys,
         )
 
     def _missing(self, f: Filter, kind: str) -> Cond:
