@@ -81,3 +81,27 @@ def test_an_id_leads_before_a_broad_code(fhir):
     assert found_ids(fhir, query) == {women[2]}
     assert found_ids(fhir, f"Patient?gender=female&_id={man},{women[0]}") == {women[0]}
     assert found_ids(fhir, f"Patient?_id:not={man}&gender=male") == set()
+
+
+def _goal(fhir, due: str, status: str = "active") -> str:
+    body = {
+        "resourceType": "Goal",
+        "lifecycleStatus": status,
+        "description": {"text": "Walk daily"},
+        "subject": {"reference": "Patient/p1"},
+        "target": [{"dueDate": due}],
+    }
+    return created_id(fhir, body)
+
+
+def test_a_date_window_competes_as_a_whole_not_by_its_bounds(fhir):
+    for year in (2019, 2020, 2021, 2024, 2025):
+        for _ in range(3):
+            _goal(fhir, f"{year}-06-01")
+    inside = {_goal(fhir, "2022-03-01"), _goal(fhir, "2022-09-01")}
+    _goal(fhir, "2022-05-01", status="cancelled")
+    query = "Goal?target-date=ge2022-01-01&target-date=lt2023-01-01&lifecycle-status=active"
+    # Each bound alone matches many goals; the window, 3; the status, 17.
+    assert _lead_sql(query).startswith("r.id IN (SELECT resource_id FROM fhir_date")
+    assert "UNION ALL" in _lead_sql(query).split(" AND EXISTS")[0]
+    assert found_ids(fhir, query) == inside

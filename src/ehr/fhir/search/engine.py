@@ -316,7 +316,11 @@ def _lead_with_fewest(conds: list[Cond]) -> None:
     """
     if len(conds) < 2 or conds[0].rank <= 0:
         return
-    candidates = [c for c in conds if c.probe is not None][:PROBE_CANDIDATES]
+    # A window's own bounds are never narrower than the window: they are not candidates.
+    covered = [f for c in conds for f in c.covers]
+    candidates = [
+        c for c in conds if c.probe is not None and not any(c.origin is f for f in covered)
+    ][:PROBE_CANDIDATES]
     if len(candidates) < 2:
         return
     cur = raw_cursor()

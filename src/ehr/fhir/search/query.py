@@ -519,6 +519,7 @@ class Compiler:
                     keys=keys,
                     covers=tuple(used[name]),
                     index_only=True,
+                    probe=keys,
                 )
             )
         return windows
