@@ -301,7 +301,13 @@ PROBE_ROUNDS = (1_000, 10_000, 100_000)
 PROBE_CANDIDATES = 4
 
 
-def _lead_with_fewest(conds: list[Cond]) -> None:
+def _count_keys(cur, cond: Cond, bound: int) -> int:
+    """How many keys ``cond`` would lead with, counted up to ``bound``."""
+    cur.execute(sql(f"SELECT COUNT(*) FROM ({cond.countable()} LIMIT ?) p"), [*cond.args, bound])
+    return cur.fetchone()[0]
+
+
+def _lead_with_fewest(conds: list[Cond]) -> int | None:
     """Put first the condition with the fewest keys, when the static order cannot tell.
 
     The rank of a condition says what usually narrows most: one patient's references, a short
@@ -313,27 +319,30 @@ def _lead_with_fewest(conds: list[Cond]) -> None:
     and the first round in which one comes in under the bound picks the smallest. The probes
     cost at most a few times the keys the chosen lead is read for anyway; if every candidate
     passes the last bound, the static order stays.
+
+    Returns what was learnt of the leading condition's keys: their number, or the last bound
+    if it has at least that many; None when nothing was counted.
     """
     if len(conds) < 2 or conds[0].rank <= 0:
-        return
+        return None
     # A window's own bounds are never narrower than the window: they are not candidates.
     covered = [f for c in conds for f in c.covers]
     candidates = [
-        c for c in conds if c.probe is not None and not any(c.origin is f for f in covered)
+        c for c in conds if c.countable() is not None and not any(c.origin is f for f in covered)
     ][:PROBE_CANDIDATES]
     if len(candidates) < 2:
-        return
+        return None
     cur = raw_cursor()
     for bound in PROBE_ROUNDS:
         best, fewest = None, bound
         for cond in candidates:
-            cur.execute(sql(f"SELECT COUNT(*) FROM ({cond.probe} LIMIT ?) p"), [*cond.args, fewest])
-            found = cur.fetchone()[0]
+            found = _count_keys(cur, cond, fewest)
             if found < fewest:
                 best, fewest = cond, found
         if best is not None:
             conds.insert(0, conds.pop(next(i for i, c in enumerate(conds) if c is best)))
-            return
+            return fewest
+    return PROBE_ROUNDS[-1] if any(conds[0] is c for c in candidates) else None
 
 
 def _per_row(conds: list[Cond]) -> list[Cond]:
@@ -370,8 +379,7 @@ def _where(req: SearchRequest) -> Where:
     conds.sort(key=lambda c: c.rank)
     # A condition from the request's context (a patient compartment) may lead instead.
     led = any(c.rank < conds[0].rank for c in req.extra) if conds else True
-    if not led:
-        _lead_with_fewest(conds)
+    lead_keys = None if led else _lead_with_fewest(conds)
     lead = None if led else conds[0]
     rest = conds if lead is None else [
         c for c in conds[1:] if not any(c.origin is f for f in lead.covers)
@@ -388,7 +396,7 @@ def _where(req: SearchRequest) -> Where:
     live = Cond("r.deleted = ?", [False])
     where = and_([*req.extra, *shaped, *limits, type_cond, live])
     walk = None
-    if _walks(req, lead, bool(conds)):
+    if _walks(req, lead, bool(conds), lead_keys):
         plain_type = Cond("r.resource_type = ?", [req.rtypes[0]])
         walk = and_([*_per_row(conds), *limits, plain_type, live])
     if lead is None or lead.keys is None or req.extra or limits:
@@ -403,10 +411,11 @@ def _where(req: SearchRequest) -> Where:
 WALK_FROM = 20_000
 
 
-def _walks(req: SearchRequest, lead: Cond | None, filtered: bool) -> bool:
+def _walks(req: SearchRequest, lead: Cond | None, filtered: bool, lead_keys: int | None) -> bool:
     """Whether a page sorted by a date is read by walking the date index: when the matches
     are many (everything of the type, or a lead of at least ``WALK_FROM`` keys), the first
-    page's worth of them comes early in date order, while sorting them would read them all."""
+    page's worth of them comes early in date order, while sorting them would read them all.
+    ``lead_keys``: the lead's keys as counted when it was chosen, if they were."""
     if not req.sort or req.extra or len(req.rtypes) != 1 or req.sort[0][0].startswith("_"):
         return False
     kind = definitions.search_params(req.rtypes[0]).get(req.sort[0][0], {}).get("type")
@@ -414,11 +423,11 @@ def _walks(req: SearchRequest, lead: Cond | None, filtered: bool) -> bool:
         return False
     if not filtered:
         return True
-    if lead is None or lead.probe is None:
+    if lead is None or lead.countable() is None:
         return False
-    cur = raw_cursor()
-    cur.execute(sql(f"SELECT COUNT(*) FROM ({lead.probe} LIMIT ?) p"), [*lead.args, WALK_FROM])
-    return cur.fetchone()[0] >= WALK_FROM
+    if lead_keys is None:
+        lead_keys = _count_keys(raw_cursor(), lead, WALK_FROM)
+    return lead_keys >= WALK_FROM
 
 
 _SORT_SQL = {

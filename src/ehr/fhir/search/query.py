@@ -57,9 +57,14 @@ class Cond:
     covers: tuple = ()
     origin: Filter | None = None  # the filter it was compiled from
     index_only: bool = False  # its SQL reads index tables and the row's ``id`` alone
-    # A subquery of ``resource_id`` (with ``args``) holding at least the matching keys, cheap
-    # to read in order: counting a bounded prefix of it tells how many rows it would lead with.
+    # A subquery of ``resource_id`` (with ``args``) holding at least the matching keys, for a
+    # condition without exact ``keys`` (a chain, ``_has``): see ``countable``.
     probe: str | None = None
+
+    def countable(self) -> str | None:
+        """A subquery holding at least the matching keys, cheap to read in order: counting a
+        bounded prefix of it tells how many rows the condition would lead with."""
+        return self.probe if self.probe is not None else self.keys
 
 
 @dataclass
@@ -128,7 +133,6 @@ def _in_index(alias: str, table: str, where: str, args: list, negate: bool = Fal
         rank=9 if negate else _RANK.get(table, 3),
         keys=None if negate else keys,
         index_only=True,
-        probe=None if negate else keys,
     )
 
 
@@ -552,7 +556,6 @@ class Compiler:
                     keys=keys,
                     covers=tuple(used[name]),
                     index_only=True,
-                    probe=keys,
                 )
             )
         return windows
