@@ -279,7 +279,7 @@ def referring(source_id: str) -> list[repository.Stored]:
             return out
         req = engine.parse(None, [("_count", "500")])
         req.extra.append(cond)
-        req.cursor = page.keys[-1]
+        req.cursor = page.after
 
 
 def merge(source_id: str, target_id: str, principal: Any) -> MergeResult:

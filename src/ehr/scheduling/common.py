@@ -161,7 +161,7 @@ def search_all(rtype: str, params: list[tuple[str, str]], *, reuse: bool = False
             out.extend(orjson.loads(s.content) for s in page.rows)
         if not page.has_more:
             return out
-        cursor = page.keys[-1]
+        cursor = page.after
 
 
 def appointments_overlapping(

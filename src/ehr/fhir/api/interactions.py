@@ -549,10 +549,12 @@ def _search(req, rtype, params, compartment, summary, strict) -> FhirResponse:
             links.append(_link(req, "previous", path, [*base, ("_offset", str(prev))]))
     else:
         links.append(_link(req, "first", path, base))
-        if page.has_more and page.keys:
-            links.append(_link(req, "next", path, [*base, ("_cursor", str(page.keys[-1]))]))
-        if (sreq.cursor is not None or sreq.before is not None) and page.keys:
-            links.append(_link(req, "previous", path, [*base, ("_before", str(page.keys[0]))]))
+        if page.has_more and page.after is not None:
+            after = engine.cursor_text(page.after)
+            links.append(_link(req, "next", path, [*base, ("_cursor", after)]))
+        if page.first is not None:
+            first = engine.cursor_text(page.first)
+            links.append(_link(req, "previous", path, [*base, ("_before", first)]))
     subset = summary not in (None, "false", "count") or req.param("_elements")
     entries = [_search_entry(req, s, "match", summary, subset) for s in page.rows]
     entries += [_search_entry(req, s, "include", summary, subset) for s in page.included]

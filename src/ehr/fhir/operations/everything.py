@@ -57,8 +57,8 @@ def everything(req: FhirRequest, rtype: str, rid: str | None) -> FhirResponse:
     params = [(k, v) for k, v in req.query if k != "_cursor"]
     qs = urlencode(req.query)
     links = [{"relation": "self", "url": f"{req.base_url}/{path}" + (f"?{qs}" if qs else "")}]
-    if page.has_more and page.keys:
-        nxt = urlencode([*params, ("_cursor", str(page.keys[-1]))])
+    if page.has_more and page.after is not None:
+        nxt = urlencode([*params, ("_cursor", engine.cursor_text(page.after))])
         links.append({"relation": "next", "url": f"{req.base_url}/{path}?{nxt}"})
     entries = [ix._search_entry(req, s, "match", None, False) for s in page.rows]
     entries += [ix._search_entry(req, s, "include", None, False) for s in included]

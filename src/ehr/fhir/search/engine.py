@@ -2,8 +2,9 @@
 
 One SQL statement answers each page (plus one per ``_include``/``_revinclude`` level); the
 WHERE clause comes from ``query.Compiler``. Unsorted searches page by primary key with a cursor,
-which stays stable while data changes and costs the same at any depth; sorted searches page by
-offset.
+which stays stable while data changes and costs the same at any depth, or, when a date window
+leads, in the window's date order with a cursor on the date (``window_order``); sorted searches
+page by offset.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from django.db import connection
 
 from ehr.fhir import access, definitions
 from ehr.fhir.errors import FhirError, NotSupported
-from ehr.fhir.search import budget
+from ehr.fhir.search import budget, window_order
 from ehr.fhir.search import values as sv
 from ehr.fhir.search.extract import hash64
 from ehr.fhir.search.query import (
@@ -23,6 +24,7 @@ from ehr.fhir.search.query import (
     SPECIAL,
     Compiler,
     Cond,
+    DateWindow,
     Filter,
     SearchError,
     and_,
@@ -51,8 +53,10 @@ class SearchRequest:
     filters: list[Filter] = field(default_factory=list)
     count: int = DEFAULT_COUNT
     offset: int = 0
-    cursor: int | None = None
-    before: int | None = None
+    # Where the page starts (after ``cursor``) or ends (before ``before``): a row key, or a
+    # place in a date window's order (``window_order.Place``).
+    cursor: int | window_order.Place | None = None
+    before: int | window_order.Place | None = None
     sort: list[tuple[str, bool]] = field(default_factory=list)
     includes: list[Include] = field(default_factory=list)
     revincludes: list[Include] = field(default_factory=list)
@@ -71,6 +75,15 @@ class SearchPage:
     included: list[Stored]
     total: int | None
     has_more: bool
+    # The cursors of the next page (``_cursor``) and of the previous one (``_before``; None
+    # when no page comes before this one).
+    after: int | window_order.Place | None = None
+    first: int | window_order.Place | None = None
+
+
+def cursor_text(cursor: int | window_order.Place) -> str:
+    """A cursor as a paging link writes it."""
+    return str(cursor) if isinstance(cursor, int) else window_order.place_text(cursor)
 
 
 def _int(name: str, value: str, lo: int, hi: int) -> int:
@@ -126,10 +139,11 @@ def _control(req: SearchRequest, name: str, modifier: str, value: str) -> None:
         req.count = _int(name, value, 0, MAX_COUNT)
     elif name == "_offset":
         req.offset = _int(name, value, 0, 10**9)
-    elif name == "_cursor":
-        req.cursor = _int(name, value, 0, 2**62)
-    elif name == "_before":
-        req.before = _int(name, value, 0, 2**62)
+    elif name in ("_cursor", "_before"):
+        place = (
+            window_order.parse_place(name, value) if "." in value else _int(name, value, 0, 2**62)
+        )
+        setattr(req, "cursor" if name == "_cursor" else "before", place)
     elif name == "_total":
         if value not in ("none", "estimate", "accurate"):
             raise SearchError("_total must be none, estimate or accurate", expression="_total")
@@ -363,6 +377,34 @@ class Where:
     # Every condition in its per-row form, for a page read in the order of a date index
     # (``_sorted_by_walk``); set when the search sorts by a date and the matches are many.
     walk: Cond | None = None
+    # A search led by a date window and not sorted pages in the window's date order
+    # (``window_order``): the window, and every other condition in its per-row form.
+    window: DateWindow | None = None
+    window_checks: Cond | None = None
+
+
+def _window_paged(req: SearchRequest, lead: Cond | None) -> bool:
+    """Whether the page is read in the date order of its leading window (``window_order``):
+    for an unsorted search of one type led by a date window, unless its cursor is a row key
+    (a link written before the window led)."""
+    return (
+        lead is not None
+        and lead.window is not None
+        and len(lead.window.hash_params) == 1
+        and not (req.sort or req.offset or req.extra)
+        and len(req.rtypes) == 1
+        and not isinstance(req.cursor, int)
+        and not isinstance(req.before, int)
+    )
+
+
+def _lead_with_window(req: SearchRequest, conds: list[Cond]) -> None:
+    """Put the date window first for a page whose cursor is a place in its order."""
+    window = next((c for c in conds if c.window is not None), None)
+    if window is None or not _window_paged(req, window):
+        name = "_cursor" if req.cursor is not None else "_before"
+        raise SearchError(f"{name} must come from a paging link", expression=name)
+    conds.insert(0, conds.pop(next(i for i, c in enumerate(conds) if c is window)))
 
 
 def _where(req: SearchRequest) -> Where:
@@ -379,7 +421,12 @@ def _where(req: SearchRequest) -> Where:
     conds.sort(key=lambda c: c.rank)
     # A condition from the request's context (a patient compartment) may lead instead.
     led = any(c.rank < conds[0].rank for c in req.extra) if conds else True
-    lead_keys = None if led else _lead_with_fewest(conds)
+    lead_keys = None
+    if isinstance(req.cursor, tuple) or isinstance(req.before, tuple):
+        _lead_with_window(req, conds)
+        led = False
+    elif not led:
+        lead_keys = _lead_with_fewest(conds)
     lead = None if led else conds[0]
     rest = conds if lead is None else [
         c for c in conds[1:] if not any(c.origin is f for f in lead.covers)
@@ -395,15 +442,19 @@ def _where(req: SearchRequest) -> Where:
     limits = _restrictions(req.rtypes, "s")
     live = Cond("r.deleted = ?", [False])
     where = and_([*req.extra, *shaped, *limits, type_cond, live])
-    walk = None
+    plain_type = Cond("r.resource_type = ?", [req.rtypes[0]])
+    plan = Where(where)
     if _walks(req, lead, bool(conds), lead_keys):
-        plain_type = Cond("r.resource_type = ?", [req.rtypes[0]])
-        walk = and_([*_per_row(conds), *limits, plain_type, live])
+        plan.walk = and_([*_per_row(conds), *limits, plain_type, live])
+    if _window_paged(req, lead):
+        plan.window = lead.window
+        plan.window_checks = and_([*_per_row(rest), *limits, plain_type, live])
     if lead is None or lead.keys is None or req.extra or limits:
-        return Where(where, walk=walk)
+        return plan
     if not all(c.index_only for c in rest if not c.only_leads):
-        return Where(where, walk=walk)
-    return Where(where, Cond(lead.keys, lead.args), _per_row(rest), walk)
+        return plan
+    plan.keys, plan.checks = Cond(lead.keys, lead.args), _per_row(rest)
+    return plan
 
 
 # A search sorted by a date whose leading condition has at least this many keys reads its page
@@ -541,23 +592,41 @@ def run(req: SearchRequest) -> SearchPage:
     cur = raw_cursor()
     with budget.limit(budget.search_seconds()):
         plan = _where(req)
-        total, rows, has_more = _page(req, plan, cur)
-        page = [_stored(r) for r in rows]
-        keys = [r[0] for r in rows]
+        found = _page(req, plan, cur)
+        page = [_stored(r) for r in found.rows]
+        keys = [r[0] for r in found.rows]
         included = _includes(req, page, keys) if (req.includes or req.revincludes) else []
+    total = found.total
     if req.count == 0:
         return SearchPage([], [], [], total, False)
+    ends = found.places if found.places is not None else keys
     if req.total == "default":
         whole = (
-            req.cursor is None and req.before is None and not has_more
-            and (rows or not req.offset)
+            req.cursor is None and req.before is None and not found.has_more
+            and (found.rows or not req.offset)
         )  # fmt: skip
-        total = req.offset + len(rows) if whole else _default_total(cur, plan)
-    return SearchPage(page, keys, _visible(included), total, has_more)
+        total = req.offset + len(found.rows) if whole else _default_total(cur, plan)
+    return SearchPage(
+        page, keys, _visible(included), total, found.has_more,
+        after=ends[-1] if ends else None,
+        first=ends[0] if ends and found.has_previous else None,
+    )  # fmt: skip
 
 
-def _page(req: SearchRequest, plan: Where, cur) -> tuple[int | None, list, bool]:
-    """The page's rows (and the count the client asked for): ``(total, rows, has_more)``."""
+@dataclass
+class _Rows:
+    """A page as read: its rows, the count asked for, and whether pages lie on either side."""
+
+    total: int | None
+    rows: list
+    has_more: bool = False
+    has_previous: bool = False
+    # Each row's place in the date window's order, when the page is read in it.
+    places: list | None = None
+
+
+def _page(req: SearchRequest, plan: Where, cur) -> _Rows:
+    """The page's rows (and the count the client asked for)."""
     where = plan.cond
     total = None
     if req.total == "accurate" or (req.total == "default" and req.count == 0):
@@ -565,11 +634,13 @@ def _page(req: SearchRequest, plan: Where, cur) -> tuple[int | None, list, bool]
     elif req.total == "estimate":
         total = _count(cur, plan, ESTIMATE_CAP)
     if req.count == 0:
-        return total, [], False
+        return _Rows(total, [])
+    if plan.window is not None:
+        return _window_page(req, plan, cur, total)
     if req.sort or req.offset:
         walked = _sorted_by_walk(req, plan.walk, cur) if plan.walk is not None else None
         if walked is not None:
-            return total, walked[: req.count], True
+            return _Rows(total, walked[: req.count], True, req.offset > 0)
         order, oargs = _order(req)
         cur.execute(
             sql(
@@ -579,7 +650,8 @@ def _page(req: SearchRequest, plan: Where, cur) -> tuple[int | None, list, bool]
             [*where.args, *oargs, req.count + 1, req.offset],
         )
         rows = cur.fetchall()
-    elif req.before is not None:
+        return _Rows(total, rows[: req.count], len(rows) > req.count, req.offset > 0)
+    if req.before is not None:
         cur.execute(
             sql(
                 f"SELECT {_COLUMNS} FROM fhir_resource r WHERE {where.sql} AND r.id < ? "
@@ -587,19 +659,37 @@ def _page(req: SearchRequest, plan: Where, cur) -> tuple[int | None, list, bool]
             ),
             [*where.args, req.before, req.count + 1],
         )
-        rows = list(reversed(cur.fetchall()[: req.count]))
-        rows = rows + [None]  # there is always a next page after a previous page
-    else:
-        extra = " AND r.id > ?" if req.cursor is not None else ""
-        args = [*where.args, *([req.cursor] if req.cursor is not None else [])]
-        cur.execute(
-            sql(f"SELECT {_COLUMNS} FROM fhir_resource r WHERE {where.sql}{extra} "
-                "ORDER BY r.id LIMIT ?"),
-            [*args, req.count + 1],
-        )  # fmt: skip
         rows = cur.fetchall()
-    has_more = len(rows) > req.count
-    return total, [r for r in rows[: req.count] if r is not None], has_more
+        # there is always a next page after a previous page
+        return _Rows(total, rows[: req.count][::-1], True, len(rows) > req.count)
+    extra = " AND r.id > ?" if req.cursor is not None else ""
+    args = [*where.args, *([req.cursor] if req.cursor is not None else [])]
+    cur.execute(
+        sql(f"SELECT {_COLUMNS} FROM fhir_resource r WHERE {where.sql}{extra} "
+            "ORDER BY r.id LIMIT ?"),
+        [*args, req.count + 1],
+    )  # fmt: skip
+    rows = cur.fetchall()
+    return _Rows(total, rows[: req.count], len(rows) > req.count, req.cursor is not None)
+
+
+def _window_page(req: SearchRequest, plan: Where, cur, total: int | None) -> _Rows:
+    """A page in the date order of the leading window."""
+    assert plan.window is not None and plan.window_checks is not None
+    statement, args = window_order.page_query(
+        plan.window, plan.window_checks, _COLUMNS, req.count + 1,
+        after=req.cursor, before=req.before,  # type: ignore[arg-type]
+    )  # fmt: skip
+    cur.execute(sql(statement), args)
+    found = cur.fetchall()
+    if req.before is not None:  # read backwards; and there is always a page after it
+        more_before = len(found) > req.count
+        found, has_more, has_previous = found[: req.count][::-1], True, more_before
+    else:
+        has_more, has_previous = len(found) > req.count, req.cursor is not None
+        found = found[: req.count]
+    places = [(r[0], r[1], r[2]) for r in found]
+    return _Rows(total, [r[2:] for r in found], has_more, has_previous, places)
 
 
 def _includes(req: SearchRequest, page: list[Stored], keys: list[int]) -> list[Stored]:

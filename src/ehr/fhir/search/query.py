@@ -60,11 +60,22 @@ class Cond:
     # A subquery of ``resource_id`` (with ``args``) holding at least the matching keys, for a
     # condition without exact ``keys`` (a chain, ``_has``): see ``countable``.
     probe: str | None = None
+    # For a date window: its parameter's key and bounds, to page it in date order.
+    window: DateWindow | None = None
 
     def countable(self) -> str | None:
         """A subquery holding at least the matching keys, cheap to read in order: counting a
         bounded prefix of it tells how many rows the condition would lead with."""
         return self.probe if self.probe is not None else self.keys
+
+
+@dataclass(frozen=True)
+class DateWindow:
+    """A window on one date parameter: values meeting ``[start, end)`` (microseconds)."""
+
+    hash_params: tuple[int, ...]
+    start: int
+    end: int
 
 
 @dataclass
@@ -556,6 +567,7 @@ class Compiler:
                     keys=keys,
                     covers=tuple(used[name]),
                     index_only=True,
+                    window=DateWindow(tuple(hs), start, end),
                 )
             )
         return windows

@@ -1,0 +1,97 @@
+"""Paging a search led by a date window in the order of its dates.
+
+Without ``_sort`` the order of the matches is the server's to choose. Paged by row key, a
+window's page must gather every key in the window before it can take the first of them: at
+64,000 patients a day holds about 5,300 Observations, all read for a page of 50. Paged in
+date order, a page reads the window's index from its start (or from the cursor) and stops when
+the page is full, however much the window holds.
+
+A resource is met once, at one row of the parameter: its only value or, when it has several,
+its envelope row (the span of them all, ``index_values.envelope_hash``), which matches the
+window whenever any of its values does, or when the values meet the two bounds separately.
+Its place in the order is that row's ``(low_us, high_us, key)``, and the cursor of the next
+page is the last row's place. The rows come from three ranges, each read in that order and cut
+to the page: values starting from a day before the window to its end (the covering index
+``(hash_param, low_us, high_us)``; a value of a day or less starting earlier ends before the
+window), longer values starting earlier (their partial index), and envelopes. One statement
+merges the three.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ehr.fhir.search.index_values import envelope_hash
+from ehr.fhir.search.query import DAY_US, LONG_DATE, Cond, DateWindow, SearchError
+
+Place = tuple[int, int, int]  # (low_us, high_us, resource key)
+
+# The partial index's condition, on the alias (SQLite uses the index when the terms match).
+_LONG = re.sub(r"\b(low_us|high_us)\b", r"d.\1", LONG_DATE)
+# A row standing for its resource: the resource has no envelope (so no other value).
+_SINGLE = (
+    "NOT EXISTS (SELECT 1 FROM fhir_date e WHERE e.resource_id = d.resource_id "
+    "AND e.hash_param = ?)"
+)
+_ORDER = "d.low_us {0}, d.high_us {0}, d.resource_id {0}"
+
+
+def parse_place(name: str, value: str) -> Place:
+    """A cursor written by ``place_text``."""
+    try:
+        low, high, key = (int(p) for p in value.split("."))
+    except ValueError:
+        raise SearchError(f"{name} must come from a paging link", expression=name) from None
+    return low, high, key
+
+
+def place_text(place: Place) -> str:
+    return ".".join(str(p) for p in place)
+
+
+def page_query(
+    window: DateWindow, checks: Cond, columns: str, limit: int, after: Place | None = None,
+    before: Place | None = None,
+) -> tuple[str, list]:  # fmt: skip
+    """The statement reading ``limit`` matches after ``after`` (or the last ``limit`` before
+    ``before``, last first), each row ``(low_us, high_us, *columns)``."""
+    (hp,) = window.hash_params
+    start, end = window.start, window.end
+    backward = before is not None
+    cursor = before if backward else after
+    direction = "DESC" if backward else "ASC"
+    lo_from = start - DAY_US
+    lo_to = end
+    if cursor is not None:
+        if backward:
+            lo_to = min(lo_to, cursor[0] + 1)
+        else:
+            lo_from = max(lo_from, cursor[0])
+    parts = [
+        ("d.hash_param = ? AND d.low_us >= ? AND d.low_us < ? AND d.high_us >= ? AND " + _SINGLE,
+         [hp, lo_from, lo_to, start, envelope_hash(hp)]),
+        (f"d.hash_param = ? AND {_LONG} AND d.high_us >= ? "
+         f"AND +d.low_us < ? AND {_SINGLE}",
+         [hp, start, start - DAY_US, envelope_hash(hp)]),
+        ("d.hash_param = ? AND d.high_us >= ? AND +d.low_us < ?", [envelope_hash(hp), start, end]),
+    ]  # fmt: skip
+    selects, args = [], []
+    for n, (where, where_args) in enumerate(parts):
+        # The first range is read in its index's order; the other two from their own range
+        # indexes (on where the values end) and sorted: ordered by a plain ``d.low_us``,
+        # SQLite would read every envelope of the parameter through the covering index.
+        order = _ORDER.format(direction) if n == 0 else "+" + _ORDER.format(direction)
+        if cursor is not None:
+            op = "<" if backward else ">"
+            where += f" AND (d.low_us, d.high_us, d.resource_id) {op} (?, ?, ?)"
+            where_args = [*where_args, *cursor]
+        selects.append(
+            f"SELECT * FROM (SELECT d.low_us AS w_low, d.high_us AS w_high, {columns} "
+            f"FROM fhir_date d CROSS JOIN fhir_resource r WHERE {where} "
+            f"AND r.id = d.resource_id AND {checks.sql} "
+            f"ORDER BY {order} LIMIT ?) w{n}"
+        )
+        args += [*where_args, *checks.args, limit]
+    statement = " UNION ALL ".join(selects) + f" ORDER BY 1 {direction}, 2 {direction}, " \
+        f"3 {direction} LIMIT ?"  # fmt: skip
+    return statement, [*args, limit]
