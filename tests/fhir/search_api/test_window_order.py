@@ -17,6 +17,10 @@ WINDOW = "date=ge2022-03-10&date=lt2022-03-11"
 # name -> (start, end, status); the window is 2022-03-10 (UTC)
 ENCOUNTERS = {
     "long-before": ("2022-01-15", "2022-03-15", "finished"),  # a stay across the window
+    # a night shift from the evening before: longer than an hour, starting 6 hours before
+    "evening-shift": ("2022-03-09T18:00:00Z", "2022-03-10T02:00:00Z", "finished"),
+    "two-hours-before": ("2022-03-09T20:00:00Z", "2022-03-09T22:00:00Z", "finished"),
+    "half-hour-across": ("2022-03-09T23:45:00Z", "2022-03-10T00:15:00Z", "finished"),
     "late-night": ("2022-03-09T23:00:00Z", "2022-03-10T00:30:00Z", "finished"),
     "the-day-before": ("2022-03-09T20:00:00Z", "2022-03-09T21:00:00Z", "finished"),
     "nine-a": ("2022-03-10T09:00:00Z", "2022-03-10T10:00:00Z", "finished"),
@@ -31,7 +35,9 @@ ENCOUNTERS = {
 # In the window, by start, then end, then the order they were created in.
 ORDER = [
     "long-before",
+    "evening-shift",
     "late-night",
+    "half-hour-across",
     "the-whole-day",
     "nine-short",
     "nine-a",
@@ -94,7 +100,7 @@ def test_pages_follow_the_dates_and_hold_each_match_once(fhir, encounters, size)
 
 def test_previous_links_give_the_same_pages_back(fhir, encounters):
     pages = _pages(fhir, f"Encounter?{WINDOW}&_count=2")
-    assert len(pages) == 5
+    assert len(pages) == 6
     back = [pages[-1]]
     while (prev := _link(back[-1], "previous")) is not None:
         back.append(fhir.get(prev).json())
@@ -168,3 +174,15 @@ def test_a_cursor_that_does_not_fit_is_a_clear_error(fhir, query):
     assert outcome["resourceType"] == "OperationOutcome"
     name = "_before" if "_before" in query else "_cursor"
     assert name in str(outcome["issue"][0].get("expression"))
+
+
+def test_the_window_as_a_key_list_finds_the_same(fhir, encounters):
+    """Sorted, counted or beside a patient, the window leads as a key list from the same
+    ranges (``query.window_ranges``)."""
+    expected = {encounters[n] for n in ORDER}
+    by_date = [i for p in _pages(fhir, f"Encounter?{WINDOW}&_sort=date&_count=4") for i in _ids(p)]
+    assert set(by_date) == expected and len(by_date) == len(expected)
+    counted = fhir.get(f"Encounter?{WINDOW}&_summary=count").json()
+    assert counted["total"] == len(expected)
+    first = fhir.get(f"Encounter?{WINDOW}&_count=2").json()
+    assert first["total"] == len(expected)  # the default total, counted from the keys

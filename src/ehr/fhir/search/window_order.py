@@ -10,24 +10,21 @@ A resource is met once, at one row of the parameter: its only value or, when it 
 its envelope row (the span of them all, ``index_values.envelope_hash``), which matches the
 window whenever any of its values does, or when the values meet the two bounds separately.
 Its place in the order is that row's ``(low_us, high_us, key)``, and the cursor of the next
-page is the last row's place. The rows come from three ranges, each read in that order and cut
-to the page: values starting from a day before the window to its end (the covering index
-``(hash_param, low_us, high_us)``; a value of a day or less starting earlier ends before the
-window), longer values starting earlier (their partial index), and envelopes. One statement
-merges the three.
+page is the last row's place. The rows come from the window's ranges (``query.window_ranges``:
+values starting from an hour before it, longer ones from the day before that, longer still from
+before) and its envelopes, each range read in that order and cut to the page; one statement
+merges them.
 """
 
 from __future__ import annotations
 
-import re
+from django.db import connection
 
 from ehr.fhir.search.index_values import envelope_hash
-from ehr.fhir.search.query import DAY_US, LONG_DATE, Cond, DateWindow, SearchError
+from ehr.fhir.search.query import Cond, DateWindow, SearchError, window_ranges
 
 Place = tuple[int, int, int]  # (low_us, high_us, resource key)
 
-# The partial index's condition, on the alias (SQLite uses the index when the terms match).
-_LONG = re.sub(r"\b(low_us|high_us)\b", r"d.\1", LONG_DATE)
 # A row standing for its resource: the resource has no envelope (so no other value).
 _SINGLE = (
     "NOT EXISTS (SELECT 1 FROM fhir_date e WHERE e.resource_id = d.resource_id "
@@ -60,34 +57,34 @@ def page_query(
     backward = before is not None
     cursor = before if backward else after
     direction = "DESC" if backward else "ASC"
-    lo_from = start - DAY_US
-    lo_to = end
+    low_from = low_to = None
     if cursor is not None:
         if backward:
-            lo_to = min(lo_to, cursor[0] + 1)
+            low_to = cursor[0] + 1
         else:
-            lo_from = max(lo_from, cursor[0])
+            low_from = cursor[0]
+    single = [envelope_hash(hp)]
     parts = [
-        ("d.hash_param = ? AND d.low_us >= ? AND d.low_us < ? AND d.high_us >= ? AND " + _SINGLE,
-         [hp, lo_from, lo_to, start, envelope_hash(hp)]),
-        (f"d.hash_param = ? AND {_LONG} AND d.high_us >= ? "
-         f"AND +d.low_us < ? AND {_SINGLE}",
-         [hp, start, start - DAY_US, envelope_hash(hp)]),
-        ("d.hash_param = ? AND d.high_us >= ? AND +d.low_us < ?", [envelope_hash(hp), start, end]),
-    ]  # fmt: skip
+        (f"d.hash_param = ? AND {where} AND {_SINGLE}", [hp, *where_args, *single], index)
+        for where, where_args, index in window_ranges("d.", start, end, low_from, low_to)
+    ]
+    parts.append(
+        ("d.hash_param = ? AND d.high_us >= ? AND +d.low_us < ?", [*single, start, end], None)
+    )
     selects, args = [], []
-    for n, (where, where_args) in enumerate(parts):
-        # The first range is read in its index's order; the other two from their own range
-        # indexes (on where the values end) and sorted: ordered by a plain ``d.low_us``,
+    for n, (where, where_args, index) in enumerate(parts):
+        # The first two ranges are read in their index's order; the others from their own
+        # range indexes (on where the values end) and sorted: ordered by a plain ``d.low_us``,
         # SQLite would read every envelope of the parameter through the covering index.
-        order = _ORDER.format(direction) if n == 0 else "+" + _ORDER.format(direction)
+        order = _ORDER.format(direction) if n < 2 else "+" + _ORDER.format(direction)
+        hint = f" INDEXED BY {index}" if index and connection.vendor == "sqlite" else ""
         if cursor is not None:
             op = "<" if backward else ">"
             where += f" AND (d.low_us, d.high_us, d.resource_id) {op} (?, ?, ?)"
             where_args = [*where_args, *cursor]
         selects.append(
             f"SELECT * FROM (SELECT d.low_us AS w_low, d.high_us AS w_high, {columns} "
-            f"FROM fhir_date d CROSS JOIN fhir_resource r WHERE {where} "
+            f"FROM fhir_date d{hint} CROSS JOIN fhir_resource r WHERE {where} "
             f"AND r.id = d.resource_id AND {checks.sql} "
             f"ORDER BY {order} LIMIT ?) w{n}"
         )
