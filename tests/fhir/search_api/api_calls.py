@@ -15,3 +15,15 @@ def found_ids(fhir, query: str) -> set[str]:
     resp = fhir.get(query)
     assert resp.status == 200, resp.body
     return {e["resource"]["id"] for e in resp.json().get("entry", [])}
+
+
+def goal_due(fhir, *due: str) -> str:
+    """A new active Goal of Patient/p1 with one target per due date; its id."""
+    body = {
+        "resourceType": "Goal",
+        "lifecycleStatus": "active",
+        "description": {"text": "Lower HbA1c"},
+        "subject": {"reference": "Patient/p1"},
+        "target": [{"dueDate": d} for d in due],
+    }
+    return created_id(fhir, body)

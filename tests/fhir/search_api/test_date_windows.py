@@ -7,18 +7,11 @@ from __future__ import annotations
 import pytest
 
 from ehr.fhir.search import engine
-from tests.fhir.search_api.api_calls import created_id, found_ids
+from tests.fhir.search_api.api_calls import created_id, found_ids, goal_due
 
 
 def _goal(fhir, *due: str) -> str:
-    body = {
-        "resourceType": "Goal",
-        "lifecycleStatus": "active",
-        "description": {"text": "Lower HbA1c"},
-        "subject": {"reference": "Patient/p1"},
-        "target": [{"dueDate": d} for d in due],
-    }
-    return created_id(fhir, body)
+    return goal_due(fhir, *due)
 
 
 def _encounter(fhir, start: str, end: str) -> str:

@@ -10,7 +10,7 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 
 from ehr.fhir.search import engine
-from tests.fhir.search_api.api_calls import created_id
+from tests.fhir.search_api.api_calls import created_id, goal_due
 
 WINDOW = "date=ge2022-03-10&date=lt2022-03-11"
 
@@ -118,14 +118,7 @@ def test_other_conditions_are_checked_on_each_row(fhir, encounters):
 
 def test_resources_with_several_values_come_once_at_their_earliest(fhir):
     def goal(*due: str) -> str:
-        body = {
-            "resourceType": "Goal",
-            "lifecycleStatus": "active",
-            "description": {"text": "Walk daily"},
-            "subject": {"reference": "Patient/p1"},
-            "target": [{"dueDate": d} for d in due],
-        }
-        return created_id(fhir, body)
+        return goal_due(fhir, *due)
 
     apart = goal("2020-01-01", "2025-01-01")  # meets the two bounds separately
     twice = goal("2022-06-01", "2022-06-02")  # two values inside
