@@ -155,6 +155,7 @@ def test_a_row_key_cursor_still_pages_by_key(fhir, encounters):
     [
         f"Encounter?{WINDOW}&_cursor=1.2",
         f"Encounter?{WINDOW}&_cursor=a.b.c",
+        f"Encounter?{WINDOW}&_cursor=99999999999999999999.1.2",
         "Encounter?status=finished&_cursor=1.2.3",  # no window to place it in
         f"Encounter?{WINDOW}&_sort=date&_cursor=1.2.3",
         f"Encounter?{WINDOW}&_before=1.2",

@@ -30,6 +30,7 @@ _SINGLE = (
     "NOT EXISTS (SELECT 1 FROM fhir_date e WHERE e.resource_id = d.resource_id "
     "AND e.hash_param = ?)"
 )
+_BEYOND = 2**63
 _ORDER = "d.low_us {0}, d.high_us {0}, d.resource_id {0}"
 
 
@@ -38,7 +39,9 @@ def parse_place(name: str, value: str) -> Place:
     try:
         low, high, key = (int(p) for p in value.split("."))
     except ValueError:
-        raise SearchError(f"{name} must come from a paging link", expression=name) from None
+        low = high = key = _BEYOND
+    if max(abs(low), abs(high), abs(key)) >= _BEYOND:  # not a value the database holds
+        raise SearchError(f"{name} must come from a paging link", expression=name)
     return low, high, key
 
 
