@@ -552,9 +552,9 @@ def _search(req, rtype, params, compartment, summary, strict) -> FhirResponse:
         if page.has_more and page.after is not None:
             after = engine.cursor_text(page.after)
             links.append(_link(req, "next", path, [*base, ("_cursor", after)]))
-        if page.first is not None:
-            first = engine.cursor_text(page.first)
-            links.append(_link(req, "previous", path, [*base, ("_before", first)]))
+        if page.before is not None:
+            before = engine.cursor_text(page.before)
+            links.append(_link(req, "previous", path, [*base, ("_before", before)]))
     subset = summary not in (None, "false", "count") or req.param("_elements")
     entries = [_search_entry(req, s, "match", summary, subset) for s in page.rows]
     entries += [_search_entry(req, s, "include", summary, subset) for s in page.included]

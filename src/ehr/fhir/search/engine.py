@@ -78,7 +78,7 @@ class SearchPage:
     # The cursors of the next page (``_cursor``) and of the previous one (``_before``; None
     # when no page comes before this one).
     after: int | window_order.Place | None = None
-    first: int | window_order.Place | None = None
+    before: int | window_order.Place | None = None
 
 
 def cursor_text(cursor: int | window_order.Place) -> str:
@@ -609,7 +609,7 @@ def run(req: SearchRequest) -> SearchPage:
     return SearchPage(
         page, keys, _visible(included), total, found.has_more,
         after=ends[-1] if ends else None,
-        first=ends[0] if ends and found.has_previous else None,
+        before=ends[0] if ends and found.has_previous else None,
     )  # fmt: skip
 
 

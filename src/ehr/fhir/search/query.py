@@ -545,18 +545,17 @@ class Compiler:
             envelopes = [envelope_hash(h) for h in hs]
             marks = ",".join("?" * len(hs))
             parts, args = [], []
-            for where, where_args, index in window_ranges("", start, end):
-                hint = f" INDEXED BY {index}" if index and connection.vendor == "sqlite" else ""
+            for where, where_args, hint in window_ranges("", start, end):
                 parts.append(
                     f"SELECT resource_id FROM fhir_date{hint} WHERE hash_param IN ({marks}) "
                     f"AND {where}"
                 )
                 args += [*hs, *where_args]
+            envelope, envelope_args = envelope_range("", start, end)
             parts.append(
-                f"SELECT resource_id FROM fhir_date WHERE hash_param IN ({marks}) "
-                "AND high_us >= ? AND +low_us < ?"
+                f"SELECT resource_id FROM fhir_date WHERE hash_param IN ({marks}) AND {envelope}"
             )
-            args += [*envelopes, start, end]
+            args += [*envelopes, *envelope_args]
             keys = " UNION ALL ".join(parts)
             windows.append(
                 Cond(
@@ -752,11 +751,12 @@ def _next_prefix(text: str) -> str:
 
 def window_ranges(
     alias: str, start: int, end: int, low_from: int | None = None, low_to: int | None = None
-) -> list[tuple[str, list, str | None]]:
+) -> list[tuple[str, list, str]]:
     """Where the date values meeting ``[start, end)`` lie: conditions on ``fhir_date`` rows
     (columns prefixed with ``alias``, after the ``hash_param`` test), each with its arguments and
-    the index (on SQLite) whose one range it reads. Disjoint, and together exactly the values
-    that meet the window:
+    the ``INDEXED BY`` clause (SQLite only, else empty) naming the index whose one range it
+    reads when the planner could pick another with the same columns. Disjoint, and together
+    exactly the values that meet the window:
 
     1. values starting from an hour before the window to its end (the covering index
        ``fhir_date_span``); a value of an hour or less starting earlier ends before the window;
@@ -775,13 +775,21 @@ def window_ranges(
     low_to = FAR if low_to is None else low_to
     hours = HOURS_DATE.replace("high_us", high).replace("low_us", low)
     long_ = LONG_DATE.replace("high_us", high).replace("low_us", low)
+    hours_index = " INDEXED BY fhir_date_hours" if connection.vendor == "sqlite" else ""
     return [
         (f"{low} >= ? AND {low} < ? AND {high} >= ?",
-         [max(start - HOUR_US, low_from), min(end, low_to), start], None),
+         [max(start - HOUR_US, low_from), min(end, low_to), start], ""),
         (f"{hours} AND {low} >= ? AND {low} < ? AND {high} >= ?",
-         [max(start - DAY_US, low_from), min(start - HOUR_US, low_to), start], "fhir_date_hours"),
-        (f"{long_} AND {high} >= ? AND +{low} < ?", [start, start - DAY_US], None),
+         [max(start - DAY_US, low_from), min(start - HOUR_US, low_to), start], hours_index),
+        (f"{long_} AND {high} >= ? AND +{low} < ?", [start, start - DAY_US], ""),
     ]  # fmt: skip
+
+
+def envelope_range(alias: str, start: int, end: int) -> tuple[str, list]:
+    """The envelope rows (``index_values.envelope_hash``) meeting ``[start, end)``, after their
+    ``hash_param`` test: read by their end (``fhir_date_high``); ``+low_us`` keeps the covering
+    index out, which by start would read every envelope before the window."""
+    return f"{alias}high_us >= ? AND +{alias}low_us < ?", [start, end]
 
 
 def _uri_prefixes(uri: str) -> list[str]:

@@ -18,10 +18,8 @@ merges them.
 
 from __future__ import annotations
 
-from django.db import connection
-
 from ehr.fhir.search.index_values import envelope_hash
-from ehr.fhir.search.query import Cond, DateWindow, SearchError, window_ranges
+from ehr.fhir.search.query import Cond, DateWindow, SearchError, envelope_range, window_ranges
 
 Place = tuple[int, int, int]  # (low_us, high_us, resource key)
 
@@ -68,19 +66,17 @@ def page_query(
             low_from = cursor[0]
     single = [envelope_hash(hp)]
     parts = [
-        (f"d.hash_param = ? AND {where} AND {_SINGLE}", [hp, *where_args, *single], index)
-        for where, where_args, index in window_ranges("d.", start, end, low_from, low_to)
+        (f"d.hash_param = ? AND {where} AND {_SINGLE}", [hp, *where_args, *single], hint)
+        for where, where_args, hint in window_ranges("d.", start, end, low_from, low_to)
     ]
-    parts.append(
-        ("d.hash_param = ? AND d.high_us >= ? AND +d.low_us < ?", [*single, start, end], None)
-    )
+    envelope, envelope_args = envelope_range("d.", start, end)
+    parts.append((f"d.hash_param = ? AND {envelope}", [*single, *envelope_args], ""))
     selects, args = [], []
-    for n, (where, where_args, index) in enumerate(parts):
+    for n, (where, where_args, hint) in enumerate(parts):
         # The first two ranges are read in their index's order; the others from their own
         # range indexes (on where the values end) and sorted: ordered by a plain ``d.low_us``,
         # SQLite would read every envelope of the parameter through the covering index.
         order = _ORDER.format(direction) if n < 2 else "+" + _ORDER.format(direction)
-        hint = f" INDEXED BY {index}" if index and connection.vendor == "sqlite" else ""
         if cursor is not None:
             op = "<" if backward else ">"
             where += f" AND (d.low_us, d.high_us, d.resource_id) {op} (?, ?, ?)"
