@@ -24,9 +24,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-SYNTHEA = ROOT.parent / "shared" / "corpus" / "fhir" / "synthea"
-
 from tests.live import env_for, free_port  # noqa: E402
+from tests.shared_dir import CORPUS  # noqa: E402
+
+SYNTHEA = CORPUS / "fhir" / "synthea"
 
 
 def machine() -> str:

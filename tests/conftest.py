@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from tests import shared_dir
+
 ROOT = Path(__file__).resolve().parents[1]
-CORPUS = ROOT.parent / "shared" / "corpus"
+CORPUS = shared_dir.CORPUS
 SYNTHEA = CORPUS / "fhir" / "synthea"
 US_CORE = CORPUS / "fhir" / "us-core-examples"
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
@@ -19,9 +18,10 @@ from ehr.formats.x12.eligibility import (
     parse_271,
 )
 from ehr.formats.x12.tokens import X12Error
+from tests import shared_dir
 from tests.formats.x12.referee import referee_parse_many
 
-CORPUS = Path(__file__).resolve().parents[4] / "shared" / "corpus" / "x12" / "270_271"
+CORPUS = shared_dir.CORPUS / "x12" / "270_271"
 NOW = datetime(2026, 5, 1, 9, 30)
 SUBSCRIBER = Member("Rivera", "Ana", "ACM123456789", date(1980, 2, 3), "F", "Maria")
 INQUIRY = EligibilityInquiry(

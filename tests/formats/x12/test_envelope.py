@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import Path
 
 import pytest
 
 from ehr.formats.x12.envelope import parse_interchange, write_interchange
 from ehr.formats.x12.tokens import Delimiters, X12Error, tokenize
+from tests import shared_dir
 
-CORPUS = Path(__file__).resolve().parents[4] / "shared" / "corpus" / "x12"
+CORPUS = shared_dir.CORPUS / "x12"
 NOW = datetime(2026, 5, 1, 9, 30)
 BODY = [("BHT", ["0022", "13", "REF1", "20260501", "0930"]), ("HL", ["1", "", "20", "1"])]
 
