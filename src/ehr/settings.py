@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 from ehr.fhir.definitions.paths import var_dir
 
@@ -132,9 +133,24 @@ EHR_BASE_URL = os.environ.get("EHR_BASE_URL", "")
 # search fails as too costly; past the second a total the client did not ask for is left out.
 EHR_SEARCH_SECONDS = float(os.environ.get("EHR_SEARCH_SECONDS", "10"))
 EHR_SEARCH_COUNT_SECONDS = float(os.environ.get("EHR_SEARCH_COUNT_SECONDS", "1"))
-# A total the client did not ask for is counted up to this many matches (0: no limit); past it
-# the Bundle has no total, and `_total=accurate` counts them all.
-EHR_SEARCH_DEFAULT_TOTAL = int(os.environ.get("EHR_SEARCH_DEFAULT_TOTAL", "1000"))
+
+
+def _default_total(value: str) -> int | None:
+    """``EHR_SEARCH_DEFAULT_TOTAL``: None (not counted), 0 (counted in full) or a bound."""
+    if value in ("none", "accurate"):
+        return None if value == "none" else 0
+    if value.isdigit() and int(value) > 0:
+        return int(value)
+    raise ImproperlyConfigured(
+        f"EHR_SEARCH_DEFAULT_TOTAL must be none, accurate or a number of matches, not {value!r}"
+    )
+
+
+# The total of a search that did not say `_total`, when its first page does not hold every
+# match (when it does, the page's size is the total): "none" leaves it out, since counting
+# costs in proportion to the matches; a number counts up to that many matches; "accurate"
+# counts them all.
+EHR_SEARCH_DEFAULT_TOTAL = _default_total(os.environ.get("EHR_SEARCH_DEFAULT_TOTAL", "none"))
 
 LOGGING = {
     "version": 1,

@@ -5,7 +5,9 @@ resources whose values meet the bounds only separately (found through their enve
 from __future__ import annotations
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 
+from ehr import settings as ehr_settings
 from ehr.fhir.search import engine
 from tests.fhir.search_api.api_calls import created_id, found_ids, goal_due
 
@@ -69,9 +71,17 @@ def test_envelope_rows_stay_out_of_other_searches(fhir):
 
 
 def _total(fhir, query: str) -> int:
-    resp = fhir.get(query)
+    """The exact count (``_total=accurate``, unless the query says how to count)."""
+    resp = fhir.get(query if "_total=" in query else query + "&_total=accurate")
     assert resp.status == 200, resp.body
     return resp.json()["total"]
+
+
+def _default_total(fhir, query: str) -> int | None:
+    """The total of a search that does not say ``_total``."""
+    resp = fhir.get(query)
+    assert resp.status == 200, resp.body
+    return resp.json().get("total")
 
 
 def test_a_window_counts_each_match_once_and_only_live_ones(fhir):
@@ -85,7 +95,7 @@ def test_a_window_counts_each_match_once_and_only_live_ones(fhir):
     _goal(fhir, "2023-06-01")  # outside
     query = "Goal?target-date=ge2022-01-01&target-date=lt2023-01-01&_count=2"
     assert _total(fhir, query) == 2 + len(single)
-    assert _total(fhir, query + "&_total=accurate") == 2 + len(single)
+    assert _default_total(fhir, query) is None  # not counted unless asked for
     found = set()
     resp = fhir.get(query).json()
     while True:
@@ -147,29 +157,47 @@ def test_a_token_total_counts_a_resource_once(fhir):
     assert _total(fhir, "Observation?category=laboratory&value-quantity:missing=true&_count=1") == 0
 
 
-def test_a_total_nobody_asked_for_is_counted_up_to_a_limit(fhir, settings, monkeypatch):
-    """Past ``EHR_SEARCH_DEFAULT_TOTAL`` matches the Bundle has no total (counting them all
-    would cost in proportion to the data); the limit counts resources, not index rows."""
-    settings.EHR_SEARCH_DEFAULT_TOTAL = 3
+def test_a_total_nobody_asked_for_is_the_whole_pages_or_counted_up_to_a_limit(
+    fhir, settings, monkeypatch
+):
+    """By default the Bundle has a total only when its first page holds every match (counting
+    costs in proportion to the matches); an operator may have it counted up to a bound
+    (``EHR_SEARCH_DEFAULT_TOTAL``), which counts resources, not index rows, or in full."""
     _goal(fhir, "2022-03-01", "2022-04-01")  # two values and the envelope: three index rows
     _goal(fhir, "2021-01-01", "2024-01-01")
     _goal(fhir, "2022-05-15")
     window = "Goal?target-date=ge2022-01-01&target-date=lt2023-01-01&_count=1"
-    assert _total(fhir, window) == 3
-    assert _total(fhir, "Goal?_count=1") == 3  # counted from the resources, not an index
+    assert _default_total(fhir, window) is None
+    assert _default_total(fhir, window.replace("_count=1", "_count=3")) == 3
+    assert _default_total(fhir, window.replace("_count=1", "_count=0")) == 3
+    assert _default_total(fhir, window + "&_summary=count") == 3
+    settings.EHR_SEARCH_DEFAULT_TOTAL = 3
+    assert _default_total(fhir, window) == 3
+    assert _default_total(fhir, "Goal?_count=1") == 3  # counted from the resources, not an index
     _goal(fhir, "2022-06-15")
     for query in (window, "Goal?_count=1"):
         bundle = fhir.get(query).json()
         assert "total" not in bundle and len(bundle["entry"]) == 1
         assert any(link["relation"] == "next" for link in bundle["link"])
-        assert _total(fhir, query + "&_total=accurate") == 4
-        assert _total(fhir, query.replace("_count=1", "_count=0")) == 4
+        assert _total(fhir, query) == 4
+        assert _default_total(fhir, query.replace("_count=1", "_count=0")) == 4
     # a first page that holds every match gives its size, whatever the limit
-    assert _total(fhir, window.replace("_count=1", "_count=10")) == 4
-    settings.EHR_SEARCH_DEFAULT_TOTAL = 0  # no limit
-    assert _total(fhir, window) == 4
+    assert _default_total(fhir, window.replace("_count=1", "_count=10")) == 4
+    settings.EHR_SEARCH_DEFAULT_TOTAL = 0  # "accurate": no limit
+    assert _default_total(fhir, window) == 4
     # `_total=estimate` stops at its own limit, also counting resources rather than rows
     monkeypatch.setattr(engine, "ESTIMATE_CAP", 2)
     assert _total(fhir, window + "&_total=estimate") == 2
     monkeypatch.setattr(engine, "ESTIMATE_CAP", 10)
     assert _total(fhir, window + "&_total=estimate") == 4
+
+
+@pytest.mark.parametrize(("value", "limit"), [("none", None), ("accurate", 0), ("250", 250)])
+def test_the_default_total_setting_reads_none_accurate_or_a_bound(value, limit):
+    assert ehr_settings._default_total(value) == limit
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "all", ""])
+def test_a_default_total_setting_of_anything_else_stops_the_server(value):
+    with pytest.raises(ImproperlyConfigured, match="EHR_SEARCH_DEFAULT_TOTAL must be"):
+        ehr_settings._default_total(value)

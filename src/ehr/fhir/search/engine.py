@@ -571,14 +571,19 @@ def _count(cur, plan: Where, limit: int | None = None) -> int:
 
 
 def _default_total(cur, plan: Where) -> int | None:
-    """The total nobody asked for: counted up to ``EHR_SEARCH_DEFAULT_TOTAL`` matches, else None.
+    """The total nobody asked for, past a first page that does not hold every match: by
+    default (``EHR_SEARCH_DEFAULT_TOTAL``) none.
 
     Counting is work in proportion to the matches, so a default total would make a day's
-    Observations slower as the practice's data grows. Bounded, it costs at most a fixed amount;
-    past the bound (or the count's time limit) the Bundle has no ``total``, and
-    ``_total=accurate`` asks for the exact figure.
+    Observations slower as the practice's data grows: even bounded at 1,000 matches it made a
+    week's page 40 % slower at 64,000 patients than at 1,000. A client that wants the figure
+    asks for it (``_total=accurate``, ``_total=estimate``, ``_summary=count``). An operator may
+    have it counted up to a bound, or in full; past the bound (or the count's time limit) the
+    Bundle has no ``total``.
     """
     limit = settings.EHR_SEARCH_DEFAULT_TOTAL
+    if limit is None:
+        return None
     try:
         with budget.limit(budget.count_seconds(), "Counting the matches"):
             counted = _count(cur, plan, limit + 1 if limit > 0 else None)
