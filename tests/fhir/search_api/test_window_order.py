@@ -5,12 +5,17 @@ window, values from the day before, and resources with several values (their env
 
 from __future__ import annotations
 
+import importlib
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
+from django.db import connection
 
-from ehr.fhir.search import engine
+from ehr.fhir.search import engine, index_values
+from ehr.fhir.search.extract import hash64
 from tests.fhir.search_api.api_calls import created_id, goal_due
+
+sibling_seq = importlib.import_module("ehr.fhir.storage.migrations.0013_date_sibling_seq")
 
 WINDOW = "date=ge2022-03-10&date=lt2022-03-11"
 
@@ -128,6 +133,71 @@ def test_resources_with_several_values_come_once_at_their_earliest(fhir):
     query = "Goal?target-date=ge2022-01-01&target-date=lt2023-01-01&_count=1"
     found = [i for p in _pages(fhir, query) for i in _ids(p)]
     assert found == [apart, outside, one, twice]
+
+
+def _date_seqs(goal_id: str) -> dict[int, list[int]]:
+    """The goal's date rows: ``seq`` values by parameter key."""
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT d.hash_param, d.seq FROM fhir_date d JOIN fhir_resource r "
+            "ON r.id = d.resource_id WHERE r.resource_type = 'Goal' AND r.fhir_id = %s",
+            [goal_id],
+        )
+        seqs: dict[int, list[int]] = {}
+        for hp, seq in cur.fetchall():
+            seqs.setdefault(hp, []).append(seq)
+    return seqs
+
+
+def test_a_value_with_siblings_is_marked_on_write_and_on_update(fhir):
+    """A value with other values of its parameter has a negative ``seq`` (the page tells a sole
+    value from the index entry); an update that leaves one value makes it sole again."""
+    target = hash64("Goal", "target-date")
+    envelope = index_values.envelope_hash(target)
+    two = goal_due(fhir, "2022-06-01", "2022-06-02")
+    seqs = _date_seqs(two)
+    assert len(seqs[target]) == 2 and all(s < 0 for s in seqs[target])
+    assert len(seqs[envelope]) == 1 and seqs[envelope][0] >= 0
+    assert all(s >= 0 for hp, ss in seqs.items() if hp not in (target, envelope) for s in ss)
+    body = fhir.get(f"Goal/{two}").json()
+    body["target"] = [{"dueDate": "2022-06-01"}]
+    assert fhir.put(f"Goal/{two}", body).status == 200
+    seqs = _date_seqs(two)
+    assert len(seqs[target]) == 1 and seqs[target][0] >= 0 and envelope not in seqs
+    query = "Goal?target-date=ge2022-01-01&target-date=lt2023-01-01&_count=1"
+    assert [i for p in _pages(fhir, query) for i in _ids(p)] == [two]
+    body["target"] = [{"dueDate": "2022-06-01"}, {"dueDate": "2022-07-01"}]
+    assert fhir.put(f"Goal/{two}", body).status == 200
+    assert all(s < 0 for s in _date_seqs(two)[target])
+    assert [i for p in _pages(fhir, query) for i in _ids(p)] == [two]
+
+
+class _Statements:
+    """What the migration's functions use of a schema editor (SQLite's cannot open inside the
+    test's transaction)."""
+
+    def execute(self, statement: str) -> None:
+        with connection.cursor() as cur:
+            cur.execute(statement)
+
+
+def test_the_migration_marks_the_values_stored_before_it(fhir):
+    """Rows written before migration 0013 (every ``seq`` a position) are renumbered in place:
+    the window then meets each resource once, as for rows written since."""
+    apart = goal_due(fhir, "2020-01-01", "2025-01-01")
+    twice = goal_due(fhir, "2022-06-01", "2022-06-02")
+    one = goal_due(fhir, "2022-03-01")
+    with connection.cursor() as cur:
+        cur.execute("UPDATE fhir_date SET seq = -seq - 1 WHERE seq < 0")  # as before 0013
+    assert all(s >= 0 for g in (apart, twice, one) for ss in _date_seqs(g).values() for s in ss)
+    sibling_seq.forwards(None, _Statements())
+    target = hash64("Goal", "target-date")
+    assert all(s < 0 for g in (apart, twice) for s in _date_seqs(g)[target])
+    assert _date_seqs(one)[target][0] >= 0
+    query = "Goal?target-date=ge2022-01-01&target-date=lt2023-01-01&_count=1"
+    assert [i for p in _pages(fhir, query) for i in _ids(p)] == [apart, one, twice]
+    sibling_seq.backwards(None, _Statements())  # and back
+    assert all(s >= 0 for g in (apart, twice, one) for ss in _date_seqs(g).values() for s in ss)
 
 
 def test_an_unsorted_window_leads_in_date_order_and_a_sort_or_compartment_does_not(fhir):

@@ -9,6 +9,8 @@ the page is full, however much the window holds.
 A resource is met once, at one row of the parameter: its only value or, when it has several,
 its envelope row (the span of them all, ``index_values.envelope_hash``), which matches the
 window whenever any of its values does, or when the values meet the two bounds separately.
+A value with siblings is told from the index entry (its ``seq`` is negative), so no row of
+the page costs a lookup of its envelope.
 Its place in the order is that row's ``(low_us, high_us, key)``, and the cursor of the next
 page is the last row's place. The rows come from the window's ranges (``query.window_ranges``:
 values starting from an hour before it, longer ones from the day before that, longer still from
@@ -23,11 +25,9 @@ from ehr.fhir.search.query import Cond, DateWindow, SearchError, envelope_range,
 
 Place = tuple[int, int, int]  # (low_us, high_us, resource key)
 
-# A row standing for its resource: the resource has no envelope (so no other value).
-_SINGLE = (
-    "NOT EXISTS (SELECT 1 FROM fhir_date e WHERE e.resource_id = d.resource_id "
-    "AND e.hash_param = ?)"
-)
+# A row standing for its resource: the resource has no other value of the parameter (a value
+# with siblings has a negative seq: ``index_writer.date_seq``), read from the index entry.
+_SINGLE = "d.seq >= 0"
 _BEYOND = 2**63
 _ORDER = "d.low_us {0}, d.high_us {0}, d.resource_id {0}"
 
@@ -64,13 +64,12 @@ def page_query(
             low_to = cursor[0] + 1
         else:
             low_from = cursor[0]
-    single = [envelope_hash(hp)]
     parts = [
-        (f"d.hash_param = ? AND {where} AND {_SINGLE}", [hp, *where_args, *single], hint)
+        (f"d.hash_param = ? AND {where} AND {_SINGLE}", [hp, *where_args], hint)
         for where, where_args, hint in window_ranges("d.", start, end, low_from, low_to)
     ]
     envelope, envelope_args = envelope_range("d.", start, end)
-    parts.append((f"d.hash_param = ? AND {envelope}", [*single, *envelope_args], ""))
+    parts.append((f"d.hash_param = ? AND {envelope}", [envelope_hash(hp), *envelope_args], ""))
     selects, args = [], []
     for n, (where, where_args, hint) in enumerate(parts):
         # The first two ranges are read in their index's order; the others from their own

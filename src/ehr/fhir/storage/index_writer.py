@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from contextlib import contextmanager
 from contextvars import ContextVar
 
@@ -141,10 +142,23 @@ def _flush(cur, batch: dict[str, list]) -> None:
 
 def _keyed(pk: int, resource_type: str, kind: str, items: list) -> list[tuple]:
     """Rows ready to insert: the resource key and each row's position lead (tokens also carry
-    the resource type)."""
+    the resource type). A date value with siblings under the same parameter has a negative
+    position (``date_seq``)."""
     if kind == "tokens":
         return [(pk, i, resource_type, *t) for i, t in enumerate(items)]
+    if kind == "dates":
+        params = Counter(t[0] for t in items)
+        return [(pk, date_seq(i, params[t[0]] > 1), *t) for i, t in enumerate(items)]
     return [(pk, i, *t) for i, t in enumerate(items)]
+
+
+def date_seq(position: int, has_siblings: bool) -> int:
+    """A date row's ``seq``: its position, negated (``-position - 1``) when the resource has
+    other values of the same parameter. A date window's page meets a resource once, at its
+    only value or at its envelope row (``search.window_order``), and tells a sole value by
+    ``seq >= 0`` on the index entry itself, rather than by looking up an envelope per row (a
+    random read each, on a database larger than memory)."""
+    return -position - 1 if has_siblings else position
 
 
 def write(cur, pk: int, resource_type: str, rows: IndexRows) -> None:

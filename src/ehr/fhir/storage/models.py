@@ -99,6 +99,7 @@ class IndexRow(models.Model):
         db_constraint=False,
     )
     hash_param = models.BigIntegerField()
+    # Dates: negative when the parameter has other values in the resource (index_writer.date_seq).
     seq = models.IntegerField(help_text="position among the resource's rows of this table")
 
     class Meta:
