@@ -575,8 +575,9 @@ def _default_total(cur, plan: Where) -> int | None:
     default (``EHR_SEARCH_DEFAULT_TOTAL``) none.
 
     Counting is work in proportion to the matches, so a default total would make a day's
-    Observations slower as the practice's data grows: even bounded at 1,000 matches it made a
-    week's page 40 % slower at 64,000 patients than at 1,000. A client that wants the figure
+    Observations slower as the practice's data grows: counted up to 1,000 matches, a week's
+    page grew 1.40 to 1.46 times from 1,000 to 64,000 patients, and 1.16 to 1.30 without the
+    count (docs/benchmarks.md). A client that wants the figure
     asks for it (``_total=accurate``, ``_total=estimate``, ``_summary=count``). An operator may
     have it counted up to a bound, or in full; past the bound (or the count's time limit) the
     Bundle has no ``total``.
