@@ -137,8 +137,10 @@ EHR_SEARCH_COUNT_SECONDS = float(os.environ.get("EHR_SEARCH_COUNT_SECONDS", "1")
 
 def _default_total(value: str) -> int | None:
     """``EHR_SEARCH_DEFAULT_TOTAL``: None (not counted), 0 (counted in full) or a bound."""
-    if value in ("none", "accurate"):
-        return None if value == "none" else 0
+    if value == "none":
+        return None
+    if value == "accurate":
+        return 0
     if value.isdigit() and int(value) > 0:
         return int(value)
     raise ImproperlyConfigured(
