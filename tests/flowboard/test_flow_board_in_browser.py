@@ -116,10 +116,11 @@ def test_flow_board_every_stage_waitlist_and_outbox(tmp_path):
 
             # the outbox (admin): reminders queued by the check-in / bookings
             page.click("button:has-text('Sign out')")
-            page.goto(root + "/login/")
+            page.wait_for_selector("text=You are signed out.")
             page.fill("#id_username", "admin")
             page.fill("#id_password", "demo-admin-2026!")
             page.click("main button[type=submit]")
+            page.wait_for_url(lambda url: "/login/" not in url)
             page.goto(root + "/admin/outbox/")
             page.wait_for_selector("table.outbox")
             screenshot(page, "outbox")

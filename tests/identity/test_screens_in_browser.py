@@ -31,7 +31,8 @@ def test_admin_first_sign_in_with_mfa_then_roles_users_and_audit(tmp_path):
             page.fill("#id_username", "ada")
             page.fill("#id_password", "not the password")
             page.click("main button[type=submit]")
-            assert page.locator(".errorlist, .error, [role=alert]").count() > 0
+            # the refused form comes back as a new page: wait for it rather than race it
+            page.wait_for_selector(".errorlist, .error, [role=alert]", timeout=10_000)
             assert page.input_value("#id_username") == "ada"
 
             page.fill("#id_password", PASSWORD)
@@ -63,5 +64,6 @@ def test_admin_first_sign_in_with_mfa_then_roles_users_and_audit(tmp_path):
             # signing out ends the session: the admin pages ask for a sign-in again
             page.goto(root + "/")
             page.click("form[action='/logout/'] button")
+            page.wait_for_selector("text=You are signed out.")
             page.goto(root + "/admin/users/")
             assert "/login/" in page.url
