@@ -114,3 +114,28 @@ def _alive(pid: int) -> bool:
             return fh.read().split()[2] != "Z"
     except OSError:
         return False
+
+
+def test_serve_refuses_a_port_another_server_listens_on(db_url):
+    """A second server on a busy port would share it and answer half the requests."""
+    from urllib.parse import urlsplit
+    from urllib.request import urlopen
+
+    from tests.live import running_server
+
+    with running_server(db_url) as base:
+        port = urlsplit(base).port
+        second = subprocess.run(
+            [sys.executable, "-m", "ehr.cli", "serve", "--port", str(port), "--workers", "1"],
+            env=env_for(db_url),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert second.returncode == 1
+        assert f"cannot listen on 127.0.0.1:{port}" in second.stderr
+        assert "Address already in use" in second.stderr
+        assert "EHR serving" not in second.stdout
+        # the first server goes on answering
+        with urlopen(base + "/metadata", timeout=10) as resp:
+            assert resp.status == 200

@@ -26,9 +26,38 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def port_taken(host: str, port: int) -> str | None:
+    """Why ``host:port`` cannot be listened on, or None when it is free.
+
+    The server's sockets share their port with any other listener that asks to share it, so a
+    second ``ehr serve`` on a busy port would start without complaint and take half of the
+    first one's connections. A plain socket cannot share a port someone listens on: binding one
+    here first tells a busy port from a free one (``SO_REUSEADDR`` only lets it past the
+    closed connections a server that just stopped leaves behind)."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+            probe.listen(1)
+        except OSError as exc:
+            return exc.strerror or str(exc)
+    return None
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     host = args.host
     port = int(args.port or os.environ.get("EHR_PORT", "8000"))
+    busy = port_taken(host, port)
+    if busy:
+        print(
+            f"ehr serve: cannot listen on {host}:{port} ({busy}). Is another server running "
+            "there? Stop it, or choose another port with --port or EHR_PORT.",
+            file=sys.stderr,
+        )
+        return 1
     print(f"EHR serving on http://{host}:{port}/", flush=True)
     print(f"  FHIR API:            http://{host}:{port}/fhir", flush=True)
     print(f"  CapabilityStatement: http://{host}:{port}/fhir/metadata", flush=True)
