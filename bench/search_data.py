@@ -143,7 +143,9 @@ def sqlite_path(url: str) -> Path:
 
 def db_url(base: str, work: Path, size: int, tag: str) -> str:
     if is_postgres(base):
-        return base.rsplit("/", 1)[0] + f"/ehr_search_{tag}_{size}"
+        # a database name is an SQL identifier: no "-" (the tag of --lite has one)
+        name = f"ehr_search_{tag}_{size}".replace("-", "_").replace(".", "_")
+        return base.rsplit("/", 1)[0] + "/" + name
     return f"sqlite:///{work / f'search-{tag}-{size}.sqlite3'}"
 
 
