@@ -23,6 +23,22 @@ from ehr.terminology.resolve import SOURCES, Builder, Resolved, expansion_items
 # --- writing the index ------------------------------------------------------------------------
 
 
+def _whole_systems(valueset: dict[str, Any]) -> set[str]:
+    """Code systems the value set takes whole: included with no concept list, no filter and no
+    value set to intersect with, and never excluded. Search (``:in``) can match any code of
+    such a system; an open system taken by a filter it cannot evaluate."""
+    compose = valueset.get("compose") or {}
+    whole = set()
+    for inc in compose.get("include") or []:
+        if inc.get("system") and not (
+            inc.get("concept") or inc.get("filter") or inc.get("valueSet")
+        ):
+            whole.add(split_canonical(inc["system"])[0])
+    for exc in compose.get("exclude") or []:
+        whole.discard(split_canonical(exc.get("system", ""))[0])
+    return whole
+
+
 def _vs_entry(r: Resolved, full: dict[str, set[str]]) -> dict[str, Any]:
     exp = r.expansion
     members: dict[str, Any] = {}
@@ -35,6 +51,9 @@ def _vs_entry(r: Resolved, full: dict[str, set[str]]) -> dict[str, Any]:
         }
     if exp.excluded:
         entry["x"] = {s: sorted(c) for s, c in exp.excluded.items()}
+    whole = sorted(s for s in _whole_systems(r.edition.resource) if s in exp.open)
+    if whole:
+        entry["w"] = whole
     if r.reason:
         entry["reason"] = r.reason
     if exp.problems and r.via != "expansion":

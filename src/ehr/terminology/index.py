@@ -75,6 +75,7 @@ class ValueSet:
         "excluded",
         "reason",
         "partial",
+        "whole",
     )
 
     def __init__(self, key: str, raw: dict[str, Any], idx: Index) -> None:
@@ -94,6 +95,8 @@ class ValueSet:
             for s, alts in raw.get("o", {}).items()
         }
         self.excluded = {s: frozenset(c) for s, c in raw.get("x", {}).items()}
+        # open systems taken whole (any code of them is a member), not by a filter
+        self.whole: frozenset[str] = frozenset(raw.get("w", ()))
 
     def check(self, system: str | None, code: str) -> CodeCheck:
         if system is None:

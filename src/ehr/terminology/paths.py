@@ -6,7 +6,7 @@ from pathlib import Path
 
 from ehr.fhir.definitions.paths import definitions_dir
 
-INDEX_FORMAT = 1
+INDEX_FORMAT = 2
 
 
 def index_path() -> Path:

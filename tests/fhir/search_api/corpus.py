@@ -336,8 +336,8 @@ class Corpus:
                             return True
                 return False
             if mod == "in":
-                members = valueset_members(value)
-                return any((t.system, t.code) in members for t in toks)
+                members, whole = valueset_members(value)
+                return any((t.system, t.code) in members or t.system in whole for t in toks)
             return O.token_match(toks, value, mod)
         if kind == "string":
             parts = [p for k, d in items for p in O.string_parts(k, d)]
@@ -477,12 +477,20 @@ def url_type(url: str) -> str:
     return _URL_TYPES[url]
 
 
-_VS: dict[str, set] = {}
+_VS: dict[str, tuple[set, set]] = {}
+# Code systems too large for the packages: a value set that includes one without listing
+# concepts takes every code of it.
+_EXTERNAL = {
+    "http://snomed.info/sct",
+    "http://loinc.org",
+    "http://www.nlm.nih.gov/research/umls/rxnorm",
+}
 
 
-def valueset_members(url: str) -> set[tuple[str, str]]:
-    """Members of a value set that includes whole code systems or listed codes (read from the
-    published packages, not from our terminology index)."""
+def valueset_members(url: str) -> tuple[set[tuple[str, str]], set[str]]:
+    """``(listed members, whole external systems)`` of a value set that includes whole code
+    systems or listed codes (read from the published packages, not from our terminology
+    index)."""
     if url in _VS:
         return _VS[url]
     vs = None
@@ -492,16 +500,18 @@ def valueset_members(url: str) -> set[tuple[str, str]]:
             vs = d
             break
     assert vs is not None, url
-    out = set()
+    out, whole = set(), set()
     for inc in vs["compose"]["include"]:
         system = inc["system"]
         assert "filter" not in inc and "valueSet" not in inc, url
         if "concept" in inc:
             out |= {(system, c["code"]) for c in inc["concept"]}
+        elif system in _EXTERNAL:
+            whole.add(system)
         else:
             out |= {(system, c) for c in codesystem_codes(system)}
-    _VS[url] = out
-    return out
+    _VS[url] = out, whole
+    return out, whole
 
 
 def codesystem_codes(system: str) -> set[str]:

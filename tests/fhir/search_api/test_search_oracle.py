@@ -195,6 +195,13 @@ add(
     "verification-status:not-in",
     fixed(("verification-status:not-in", "http://hl7.org/fhir/ValueSet/condition-ver-status")),
 )
+# a value set that takes all of LOINC: any LOINC code is in it
+add("Observation", "code:in", fixed(("code:in", "http://hl7.org/fhir/ValueSet/observation-codes")))
+add(
+    "Observation",
+    "code:not-in",
+    fixed(("code:not-in", "http://hl7.org/fhir/ValueSet/observation-codes")),
+)
 add(
     "AllergyIntolerance",
     "clinical-status:in",
@@ -1196,6 +1203,15 @@ def test_unknown_parameter_is_an_error_when_strict(fhir):
         ("Patient?_count=many", "_count"),
         ("Observation?subject=a/b/c/d", "subject"),
         ("Patient?active:missing=maybe", "active"),
+        (
+            "Patient?identifier:of-type=http://terminology.hl7.org/CodeSystem/v2-0203|MR|",
+            "identifier",
+        ),
+        ("Patient?identifier:of-type=MR|12345", "identifier"),
+        # SNOMED CT descendants of a concept: members the server cannot list
+        ("Condition?code:in=http://hl7.org/fhir/ValueSet/condition-code", "code"),
+        ("Condition?code:not-in=http://hl7.org/fhir/ValueSet/clinical-findings", "code"),
+        ("Condition?code:in=http://example.org/fhir/ValueSet/none-such", "code"),
     ],
 )
 def test_malformed_values_are_400_naming_the_parameter(fhir, query, param):

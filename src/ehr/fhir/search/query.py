@@ -413,8 +413,12 @@ class Compiler:
                 tok = sv.token(value, f.name)
             if mod == "of-type":
                 parts = sv.split_unescaped(value, "|")
-                if len(parts) != 3:
-                    raise SearchError(f"{f.name}:of-type expects system|code|value")
+                if len(parts) != 3 or not parts[1] or not parts[2]:
+                    raise SearchError(
+                        f"{f.name}:of-type expects system|code|value (the type's code and "
+                        f"the identifier's value both given), not {value!r}",
+                        expression=f.name,
+                    )
                 system, code, ident = (sv.unescape(p) for p in parts)
                 ors.append(self._code_in_system(name, [(system, f"{code}|{ident}")], args))
                 continue
@@ -440,27 +444,47 @@ class Compiler:
         return f"({_hash_in('hash_value', hv, args)} AND {_hash_in('hash_sys_value', hs, args)})"
 
     def _token_in_valueset(self, f: Filter, negate: bool) -> Cond:
+        """``:in`` / ``:not-in``: codes the server can list, or whole code systems.
+
+        A value set that takes a large code system whole (all of SNOMED CT) matches any code of
+        that system. One that takes part of such a system by a filter, or that could only be
+        partly resolved, has members the server cannot list: the search fails with 400 rather
+        than answer from the members it happens to know.
+        """
         from ehr.terminology import _load
 
         members: list[tuple[str | None, str]] = []
+        systems: list[str] = []
         for url in sv.split_or(f.values[0]):
             vs = _load().valueset(url)
-            codes = getattr(vs, "members", None) if vs is not None else None
-            if vs is None or codes is None:
+            where = f"{f.name}:{f.modifier}: value set {url}"
+            if vs is None:
+                raise SearchError(f"{where} is not known to this server", expression=f.name)
+            if vs.partial:
                 raise SearchError(
-                    f"{f.name}:{f.modifier}: value set {url} is not held in expanded form",
+                    f"{where} could only be partly resolved ({vs.reason}); its members are "
+                    "not all known",
                     expression=f.name,
                 )
-            codes = codes() if callable(codes) else codes
-            if isinstance(codes, dict):  # system -> codes
-                members.extend((s, c) for s, cs in codes.items() for c in cs)
-            else:
-                members.extend(codes)
+            for system in vs.open:
+                if system not in vs.whole:
+                    raise SearchError(
+                        f"{where} takes codes of {system} by a rule this server cannot list "
+                        "(a filter or exclusions)",
+                        expression=f.name,
+                    )
+                systems.append(system)
+            members.extend((s, c) for s, cs in vs.members.items() for c in cs)
         args: list = []
-        if not members:
+        ors = []
+        if members:
+            ors.append(self._code_in_system(f.name, members, args))
+        if systems:
+            hs = [_h(t, f.name, system) for t in self.rtypes for system in systems]
+            ors.append(f"(system IS NOT NULL AND {_hash_in('hash_system', hs, args)})")
+        if not ors:
             return Cond("1=0" if not negate else "1=1")
-        where = self._code_in_system(f.name, members, args)
-        return _in_index(self.alias, "fhir_token", where, args, negate)
+        return _in_index(self.alias, "fhir_token", " OR ".join(ors), args, negate)
 
     def _string(self, f: Filter) -> Cond:
         mod = f.modifier
