@@ -112,9 +112,10 @@ def test_every_search_parameter_is_handled():
         assert reason in engine[key]
     assert no_expression == NO_EXPRESSION
     assert special == SPECIAL
-    # 146 types: 1,709 type-level parameters + 10 on Resource each (of which _id, _lastUpdated,
-    # _text, _content, _query and _filter are answered elsewhere: 6 x 146 = 876 skipped)
-    assert counts == {"fast": 2288, "engine": 2, "skipped": 876, "no-expression": 2, "special": 1}
+    # 146 types: 1,708 type-level parameters + 10 on Resource each (of which _id, _lastUpdated,
+    # _text, _content, _query and _filter are answered elsewhere: 6 x 146 = 876 skipped); the
+    # spec's example SearchParameters are not definitions and are not among them
+    assert counts == {"fast": 2287, "engine": 2, "skipped": 876, "no-expression": 2, "special": 1}
 
 
 def test_every_expression_the_engine_can_evaluate():

@@ -445,6 +445,7 @@ add("Patient", "_list", fixed(("_list", "long")))
 add("Observation", "subject:Patient.name", chain("subject:Patient.name", "name", "Patient"), 2)
 add("Observation", "subject.family", chain("subject.family", "family", "Patient"))
 add("Observation", "patient.birthdate", chain("patient.birthdate", "birthdate", "Patient"))
+add("Condition", "subject.family", chain("subject.family", "family", "Patient"))
 add("Observation", "patient.gender", chain("patient.gender", "gender", "Patient"))
 add("Encounter", "service-provider.name", chain("service-provider.name", "name", "Organization"))
 add("Observation", "encounter.class", chain("encounter.class", "class", "Encounter"))
@@ -1201,6 +1202,12 @@ def test_unknown_parameter_is_an_error_when_strict(fhir):
         ("Patient?gender=a|b|c", "gender"),
         ("Observation?code=|", "code"),
         ("Patient?_count=many", "_count"),
+        ("Patient?_count=-1", "_count"),
+        # a type the reference cannot point to
+        ("Observation?subject:Medication.code=x", "subject"),
+        ("Observation?subject:Medication=123", "subject"),
+        ("Observation?_has:Patient:link:name=x", "link"),
+        ("Patient?_offset=-20&_sort=birthdate", "_offset"),
         ("Observation?subject=a/b/c/d", "subject"),
         ("Patient?active:missing=maybe", "active"),
         (
@@ -1221,6 +1228,16 @@ def test_malformed_values_are_400_naming_the_parameter(fhir, query, param):
     assert body["resourceType"] == "OperationOutcome"
     text = json.dumps(body["issue"])
     assert param in text, text
+
+
+def test_a_count_past_the_largest_page_is_cut_and_the_links_say_so(corpus, fhir):
+    resp = fhir.get("Observation?_count=5000&_sort=date")
+    assert resp.status == 200
+    bundle = resp.json()
+    assert len([e for e in bundle["entry"] if e["search"]["mode"] == "match"]) == 1000
+    links = {link["relation"]: link["url"] for link in bundle["link"]}
+    assert "_count=1000" in links["self"] and "_count=5000" not in links["self"]
+    assert "_count=1000" in links["next"] and "_offset=1000" in links["next"]
 
 
 # ------------------------------------------------------------------ POST _search

@@ -524,6 +524,8 @@ def search_type(
 
 def _search(req, rtype, params, compartment, summary, strict) -> FhirResponse:
     sreq = engine.parse(rtype, params, strict=strict)
+    # links carry the page size used: a _count past the largest page is cut to it
+    params = [(k, str(sreq.count) if k == "_count" else v) for k, v in params]
     path = rtype or ""
     if compartment is not None:
         ctype, cid = compartment

@@ -91,7 +91,9 @@ def _int(name: str, value: str, lo: int, hi: int) -> int:
         n = int(value)
     except ValueError:
         raise SearchError(f"{name} must be an integer, got '{value}'", expression=name) from None
-    return max(lo, min(hi, n))
+    if n < lo:
+        raise SearchError(f"{name} must be {lo} or more, got {n}", expression=name)
+    return min(hi, n)  # past the most a page holds: the most (links say what was used)
 
 
 def parse(

@@ -289,6 +289,13 @@ class Compiler:
         rdef = self._def(other, ref_param)
         if rdef["type"] != "reference":
             raise SearchError(f"{other}.{ref_param} is not a reference parameter")
+        targets = set(rdef.get("target") or [])
+        if targets and "Resource" not in targets and not targets & set(self.rtypes):
+            raise SearchError(
+                f"{other}.{ref_param} does not refer to {', '.join(self.rtypes)} (it refers to "
+                f"{', '.join(sorted(targets))})",
+                expression=f.name,
+            )
         if self.depth >= MAX_CHAIN:
             raise SearchError("Chains and _has may nest at most 4 levels")
         inner_alias = f"h{self.depth}"
@@ -336,6 +343,7 @@ class Compiler:
             targets.update(d.get("target") or [])
         if type_mod:
             _check_type(type_mod, f.name)
+            _check_target(type_mod, targets, ref_name, f.name)
             targets = {type_mod}
         next_name = rest.split(".", 1)[0].split(":", 1)[0]
         usable = sorted(
@@ -633,6 +641,8 @@ class Compiler:
         type_mod = None
         if mod is not None:
             _check_type(mod, f.name)
+            targets = {t for r in self.rtypes for t in self._def(r, f.name).get("target") or []}
+            _check_target(mod, targets, f.name, f.name)
             type_mod = mod
         hp, args = self._hp(f.name)
         ors = []
@@ -755,6 +765,16 @@ def _variant(tok: sv.Token) -> str:
 def _check_type(name: str, where: str) -> None:
     if not definitions.is_resource_type(name):
         raise SearchError(f"'{name}' is not a resource type", expression=where)
+
+
+def _check_target(type_name: str, targets: set[str], param: str, where: str) -> None:
+    """A type a reference parameter is narrowed to must be one it can refer to: a search for
+    the others could only ever find nothing, which is more likely a mistake than a question."""
+    if targets and "Resource" not in targets and type_name not in targets:
+        raise SearchError(
+            f"{param} does not refer to {type_name} (it refers to {', '.join(sorted(targets))})",
+            expression=where,
+        )
 
 
 def _hash_in(column: str, hashes: list[int], args: list) -> str:
