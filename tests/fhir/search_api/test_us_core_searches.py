@@ -52,7 +52,12 @@ def live(tmp_path_factory):
         assert len(rows) > 5500
         token = system_token(url, "system/*.rs")
         with running_server(url) as base:
-            yield SyncFHIRClient(base, authorization=f"Bearer {token}"), Corpus(rows, {})
+            yield (
+                SyncFHIRClient(base, authorization=f"Bearer {token}"),
+                Corpus(rows, {}),
+                base,
+                token,
+            )
 
 
 @pytest.fixture(scope="module")
@@ -500,3 +505,83 @@ def test_provenance_revinclude(client, corpus):
     assert got == {(rtype, rid, "match"), ("Provenance", prov["id"], "include")}, json.dumps(raw)[
         :500
     ]
+
+
+# ------------------------------------------------------------------ the other client
+
+
+def test_us_core_searches_with_fhirclient(live):
+    """The SMART Python client (``fhirclient``) runs the required searches too: its models
+    parse every resource and Bundle it gets, and it follows the next links to the end."""
+    import warnings
+
+    from fhirclient.client import FHIRClient
+    from fhirclient.models.condition import Condition
+    from fhirclient.models.encounter import Encounter
+    from fhirclient.models.medicationrequest import MedicationRequest
+    from fhirclient.models.observation import Observation
+    from fhirclient.models.patient import Patient
+
+    _client, corpus, base, token = live
+    smart = FHIRClient(settings={"app_id": "ehr-tests", "api_base": base})
+    smart.server.session.headers["Authorization"] = f"Bearer {token}"
+
+    def run(model, struct: dict, params: list[tuple[str, str]]) -> set[str]:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            search = model.where(struct={**struct, "_count": "7"})
+            found = [r.id for r in search.perform_resources_iter(smart.server)]
+        expected = corpus.expected(model.resource_type, params)
+        assert expected, (model.resource_type, params)
+        assert len(found) == len(set(found)), (model.resource_type, params, "duplicates")
+        assert set(found) == expected, (model.resource_type, params)
+        return expected
+
+    pid = _with(corpus, "Observation", "category")[0]
+    p = corpus.res["Patient"][pid]
+    family = p["name"][0]["family"]
+    assert pid in run(Patient, {"family": family}, [("family", family)])
+    assert pid in run(
+        Patient,
+        {"name": family, "birthdate": p["birthDate"]},
+        [("name", family), ("birthdate", p["birthDate"])],
+    )
+    ident = p["identifier"][0]
+    assert pid in run(
+        Patient,
+        {"identifier": f"{ident['system']}|{ident['value']}"},
+        [("identifier", f"{ident['system']}|{ident['value']}")],
+    )
+    assert pid in run(Patient, {"gender": p["gender"], "name": family},
+                      [("gender", p["gender"]), ("name", family)])  # fmt: skip
+    labs = run(
+        Observation,
+        {"patient": pid, "category": "laboratory"},
+        [("patient", pid), ("category", "laboratory")],
+    )
+    assert len(labs) > 7  # several pages of seven, followed by the client
+    year = _year(corpus, "Observation", pid, "date")
+    run(
+        Observation,
+        {"patient": pid, "category": "vital-signs", "date": f"ge{year}"},
+        [("patient", pid), ("category", "vital-signs"), ("date", f"ge{year}")],
+    )
+    run(Condition, {"patient": pid}, [("patient", pid)])
+    mpid = _with(corpus, "MedicationRequest", None)[0]
+    intent = "order"
+    statuses = {
+        corpus.res["MedicationRequest"][rid].get("status")
+        for rid in corpus.match("MedicationRequest", "patient", f"Patient/{mpid}")
+    }
+    status = sorted(s for s in statuses if s)[0]
+    run(
+        MedicationRequest,
+        {"patient": mpid, "intent": intent, "status": status},
+        [("patient", mpid), ("intent", intent), ("status", status)],
+    )
+    run(Encounter, {"patient": pid}, [("patient", pid)])
+    run(
+        Encounter,
+        {"patient": pid, "date": f"ge{year}"},
+        [("patient", pid), ("date", f"ge{year}")],
+    )
