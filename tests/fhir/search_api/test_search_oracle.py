@@ -1189,6 +1189,28 @@ def test_unknown_parameter_is_an_error_when_strict(fhir):
 
 
 @pytest.mark.parametrize(
+    "rtype,param,value",
+    [("Location", "near", "42.25|-83.69|10|km"), ("Patient", "_filter", "name eq smith")],
+)
+def test_a_defined_parameter_the_server_does_not_answer_is_a_warning_or_strict_error(
+    corpus, fhir, rtype, param, value
+):
+    query = urlencode([(param, value), ("_count", "1000")])
+    lenient = fhir.get(f"{rtype}?{query}")
+    assert lenient.status == 200, lenient.body[:300]
+    entries = lenient.json()["entry"]
+    matches = {e["resource"]["id"] for e in entries if e["search"]["mode"] == "match"}
+    assert matches and matches == corpus.expected(rtype, [])  # ignored: all of the type
+    outcomes = [e["resource"] for e in entries if e["search"]["mode"] == "outcome"]
+    assert [i["severity"] for o in outcomes for i in o["issue"]] == ["warning"]
+    assert param in json.dumps(outcomes)
+    strict = fhir.get(f"{rtype}?{query}", headers={"Prefer": "handling=strict"})
+    assert strict.status == 400
+    assert strict.json()["issue"][0]["code"] == "not-supported"
+    assert param in json.dumps(strict.json())
+
+
+@pytest.mark.parametrize(
     "query,param",
     [
         ("Patient?birthdate=2020-13-45", "birthdate"),

@@ -121,6 +121,16 @@ def parse(
             continue
         head = base.split(".", 1)[0]
         known = all(definitions.search_params(t).get(head) for t in rtypes)
+        if known and _not_answered(rtypes, head):
+            # Defined, but not answered here (near needs a geographic index; _query and
+            # _filter are languages of their own): treated as an unknown parameter.
+            if strict:
+                raise NotSupported(
+                    f"Search parameter '{head}' is not supported by this server",
+                    expression=name,
+                )
+            req.unsupported.append(name)
+            continue
         if not known:
             if strict:
                 raise SearchError(
@@ -134,6 +144,10 @@ def parse(
         else:
             req.filters.append(Filter(base, modifier or None, [value]))
     return req
+
+
+def _not_answered(rtypes: list[str], name: str) -> bool:
+    return any(definitions.search_params(t)[name]["type"] == "special" for t in rtypes)
 
 
 def _control(req: SearchRequest, name: str, modifier: str, value: str) -> None:
