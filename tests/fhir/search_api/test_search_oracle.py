@@ -1190,7 +1190,11 @@ def test_unknown_parameter_is_an_error_when_strict(fhir):
 
 @pytest.mark.parametrize(
     "rtype,param,value",
-    [("Location", "near", "42.25|-83.69|10|km"), ("Patient", "_filter", "name eq smith")],
+    [
+        ("Location", "near", "42.25|-83.69|10|km"),
+        ("Patient", "_filter", "name eq smith"),
+        ("Patient", "_query", "current-high-risk"),
+    ],
 )
 def test_a_defined_parameter_the_server_does_not_answer_is_a_warning_or_strict_error(
     corpus, fhir, rtype, param, value
