@@ -25,8 +25,8 @@ from ehr.terminology.resolve import SOURCES, Builder, Resolved, expansion_items
 
 def _whole_systems(valueset: dict[str, Any]) -> set[str]:
     """Code systems the value set takes whole: included with no concept list, no filter and no
-    value set to intersect with, and never excluded. Search (``:in``) can match any code of
-    such a system; an open system taken by a filter it cannot evaluate."""
+    value set to intersect with, and never excluded. Search (``:in``) matches any code of such
+    a system, and refuses a value set open on a system it takes by a filter instead."""
     compose = valueset.get("compose") or {}
     whole = set()
     for inc in compose.get("include") or []:

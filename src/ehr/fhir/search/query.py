@@ -290,12 +290,7 @@ class Compiler:
         if rdef["type"] != "reference":
             raise SearchError(f"{other}.{ref_param} is not a reference parameter")
         targets = set(rdef.get("target") or [])
-        if targets and "Resource" not in targets and not targets & set(self.rtypes):
-            raise SearchError(
-                f"{other}.{ref_param} does not refer to {', '.join(self.rtypes)} (it refers to "
-                f"{', '.join(sorted(targets))})",
-                expression=f.name,
-            )
+        _check_target(set(self.rtypes), targets, f"{other}.{ref_param}", f.name)
         if self.depth >= MAX_CHAIN:
             raise SearchError("Chains and _has may nest at most 4 levels")
         inner_alias = f"h{self.depth}"
@@ -343,7 +338,7 @@ class Compiler:
             targets.update(d.get("target") or [])
         if type_mod:
             _check_type(type_mod, f.name)
-            _check_target(type_mod, targets, ref_name, f.name)
+            _check_target({type_mod}, targets, ref_name, f.name)
             targets = {type_mod}
         next_name = rest.split(".", 1)[0].split(":", 1)[0]
         usable = sorted(
@@ -642,7 +637,7 @@ class Compiler:
         if mod is not None:
             _check_type(mod, f.name)
             targets = {t for r in self.rtypes for t in self._def(r, f.name).get("target") or []}
-            _check_target(mod, targets, f.name, f.name)
+            _check_target({mod}, targets, f.name, f.name)
             type_mod = mod
         hp, args = self._hp(f.name)
         ors = []
@@ -767,12 +762,14 @@ def _check_type(name: str, where: str) -> None:
         raise SearchError(f"'{name}' is not a resource type", expression=where)
 
 
-def _check_target(type_name: str, targets: set[str], param: str, where: str) -> None:
-    """A type a reference parameter is narrowed to must be one it can refer to: a search for
-    the others could only ever find nothing, which is more likely a mistake than a question."""
-    if targets and "Resource" not in targets and type_name not in targets:
+def _check_target(types: set[str], targets: set[str], param: str, where: str) -> None:
+    """A reference parameter narrowed to ``types`` (``:Type``, a chain's type, the types a
+    ``_has`` searches) must be able to refer to one of them: otherwise the search could only
+    ever find nothing, which is more likely a mistake than a question."""
+    if targets and "Resource" not in targets and not types & targets:
         raise SearchError(
-            f"{param} does not refer to {type_name} (it refers to {', '.join(sorted(targets))})",
+            f"{param} does not refer to {', '.join(sorted(types))} "
+            f"(it refers to {', '.join(sorted(targets))})",
             expression=where,
         )
 
